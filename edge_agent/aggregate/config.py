@@ -1,0 +1,47 @@
+"""How readings become batches: reporting modes, windows, flush limits, alarm conditions."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from edge_agent.envelope import MAX_PAYLOAD_BYTES, METERING_UNIT_BYTES
+from edge_agent.sources.points import Deadband, ReportMode, StrictModel
+from edge_agent.units import ByteSize, Duration
+
+
+class AlarmRule(StrictModel):
+    """A condition over the latest point values, e.g. ``return_air > setpoint + 3``.
+
+    Allowed: point names, numbers, ``and``/``or``/``not``, comparisons, ``+ - * / abs()``.
+    Fires once when the condition becomes true (and again after it has cleared).
+    """
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    when: str = Field(min_length=1)
+    message: str | None = None
+    for_: Duration = Field(default=0.0, alias="for")
+    """The condition must hold this long before the alarm fires."""
+
+
+class AggregationConfig(StrictModel):
+    mode: ReportMode = "raw"
+    """Default reporting mode for points that do not set their own."""
+    window: Duration = Field(default=60.0, gt=0)
+    """Tumbling window length, aligned to wall-clock boundaries."""
+    deadband: Deadband | None = None
+    """Default deadband for points in mode deadband."""
+
+    @model_validator(mode="after")
+    def _deadband_default(self) -> AggregationConfig:
+        if self.mode == "deadband" and self.deadband is None:
+            raise ValueError("mode deadband needs a deadband: {absolute: ..., percent: ...}")
+        return self
+
+
+class BatchingConfig(StrictModel):
+    max_readings: int = Field(default=1000, ge=1)
+    max_age: Duration = Field(default=10.0, gt=0)
+    max_bytes: ByteSize = Field(default=METERING_UNIT_BYTES, ge=512, le=MAX_PAYLOAD_BYTES)
+    """Payload size to fill without crossing; by default one 5 KB metering unit."""
+    fill_metering_units: bool = True
+    """Close a batch before it would spill into one more 5 KB unit than it needs."""

@@ -1,0 +1,89 @@
+"""Where batches go: AWS IoT Core (or the local rig) over MQTT, Greengrass IPC, stdout or a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field
+
+from edge_agent.sources.points import StrictModel
+from edge_agent.units import ByteSize, Duration
+
+if TYPE_CHECKING:
+    from edge_agent.identity import Identity
+    from edge_agent.interfaces import Sink
+
+
+class RateLimit(StrictModel):
+    """Token buckets under IoT Core's per-connection limits (limits-iot.md): 100 publishes/s
+    and 512 KiB/s, neither adjustable. Defaults keep a little headroom."""
+
+    enabled: bool = True
+    publishes_per_second: float = Field(default=100.0, gt=0)
+    bytes_per_second: ByteSize = Field(default=512 * 1024, gt=0)
+
+
+class MqttPublishConfig(StrictModel):
+    type: Literal["mqtt"] = "mqtt"
+    endpoint: str = "127.0.0.1"
+    port: int = Field(default=8883, ge=1, le=65535)
+    protocol: Literal["mqtt5", "mqtt311"] = "mqtt5"
+    rule: str | None = "edgeferry_telemetry"
+    """Basic-ingest rule name: topics become ``$aws/rules/<rule>/dt/...``. None: plain topics."""
+    alarm_rule: str | None = None
+    """Basic-ingest rule for alarms (default: ``rule``)."""
+    keep_alive: Duration = Field(default=60.0, ge=30, le=1200)
+    """IoT Core accepts 30..1200 s."""
+    max_in_flight: int = Field(default=10, ge=1, le=100)
+    """Unacknowledged QoS 1 publishes; IoT Core allows 100 per connection."""
+    publish_timeout: Duration = 30.0
+    rate_limit: RateLimit = RateLimit()
+    connect_jitter: Duration = 10.0
+    """Random delay (0..this) before the first connect and after a connection loss."""
+    reconnect_min: Duration = 1.0
+    reconnect_max: Duration = 120.0
+
+    def build(self, identity: Identity) -> Sink:
+        from edge_agent.publish.mqtt import MqttSink
+
+        return MqttSink(self, identity)
+
+
+class StdoutPublishConfig(StrictModel):
+    type: Literal["stdout"]
+
+    def build(self, identity: Identity) -> Sink:
+        from edge_agent.publish.local import StdoutSink
+
+        return StdoutSink()
+
+
+class FilePublishConfig(StrictModel):
+    """Append each batch as a JSON line; useful for tests and air-gapped capture."""
+
+    type: Literal["file"]
+    path: Path
+
+    def build(self, identity: Identity) -> Sink:
+        from edge_agent.publish.local import FileSink
+
+        return FileSink(self.path)
+
+
+class GreengrassPublishConfig(StrictModel):
+    """Through the nucleus's own connection (IPC PublishToIoTCore). Weaker guarantee: success
+    means the nucleus accepted the message, not the cloud's PUBACK."""
+
+    type: Literal["greengrass_ipc"]
+    rule: str | None = "edgeferry_telemetry"
+    alarm_rule: str | None = None
+    timeout: Duration = 10.0
+
+    def build(self, identity: Identity) -> Sink:
+        from edge_agent.publish.greengrass import GreengrassIpcSink
+
+        return GreengrassIpcSink(self, identity)
+
+
+

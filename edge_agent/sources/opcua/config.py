@@ -1,0 +1,72 @@
+"""Configuration of an OPC-UA server connection and its nodes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field, SecretStr, model_validator
+
+from edge_agent.sources.points import PointBase, StrictModel
+from edge_agent.units import Duration
+
+if TYPE_CHECKING:
+    from edge_agent.interfaces import Source
+
+
+class OpcUaPoint(PointBase):
+    """A node, by id (``ns=2;s=Pump1.Flow``, ``ns=3;i=1001``) or by browse path from Objects
+    (``2:Station/2:Pump1/2:Flow``)."""
+
+    node: str | None = None
+    browse_path: str | None = None
+    sampling: Literal["subscribe", "poll"] = "subscribe"
+
+    @model_validator(mode="after")
+    def _one_address(self) -> OpcUaPoint:
+        if (self.node is None) == (self.browse_path is None):
+            raise ValueError("set exactly one of node or browse_path")
+        if self.count > 1 and "{i" not in (self.node or self.browse_path or ""):
+            raise ValueError("a point with count > 1 needs '{i}' in its node or browse_path")
+        return self
+
+
+class OpcUaSecurity(StrictModel):
+    policy: Literal["None", "Basic256Sha256"] = "None"
+    mode: Literal["None", "Sign", "SignAndEncrypt"] = "None"
+    certificate: Path | None = None
+    """Client application certificate (DER or PEM)."""
+    private_key: Path | None = None
+    server_certificate: Path | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OpcUaSecurity:
+        if (self.policy == "None") != (self.mode == "None"):
+            raise ValueError("policy None goes with mode None, Basic256Sha256 with Sign or SignAndEncrypt")
+        if self.policy != "None" and (self.certificate is None or self.private_key is None):
+            raise ValueError("Basic256Sha256 needs certificate and private_key")
+        return self
+
+
+class OpcUaDevice(StrictModel):
+    type: Literal["opcua"]
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    endpoint: str = Field(pattern=r"^opc\.tcp://")
+    security: OpcUaSecurity = OpcUaSecurity()
+    username: str | None = None
+    password: SecretStr | None = None
+    poll_interval: Duration = 1.0
+    """For points with sampling ``poll``: one Read request for all of them per interval."""
+    sampling_interval: Duration = 1.0
+    """Requested server sampling interval for subscribed points."""
+    publishing_interval: Duration = 1.0
+    queue_size: int = Field(default=10, ge=1, le=10_000)
+    timeout: Duration = 5.0
+    reconnect_min: Duration = 0.5
+    reconnect_max: Duration = 30.0
+    points: list[OpcUaPoint] = Field(min_length=1)
+
+    def build(self) -> Source:
+        from edge_agent.sources.opcua.source import OpcUaSource
+
+        return OpcUaSource(self)

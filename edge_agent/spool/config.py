@@ -1,0 +1,50 @@
+"""Which spool holds batches while the link is down, and what happens when it is full."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field
+
+from edge_agent.sources.points import StrictModel
+from edge_agent.units import ByteSize, Duration
+
+if TYPE_CHECKING:
+    from edge_agent.interfaces import Spool
+
+WhenFull = Literal["drop_oldest", "reject_new"]
+
+
+class SqliteSpoolConfig(StrictModel):
+    type: Literal["sqlite"] = "sqlite"
+    path: Path = Path("spool.db")
+    max_bytes: ByteSize = Field(default=64 * 1024**2, gt=0)
+    max_age: Duration | None = None
+    """Batches older than this are dropped (and counted) rather than sent."""
+    when_full: WhenFull = "drop_oldest"
+
+    def build(self) -> Spool:
+        from edge_agent.spool.sqlite import SqliteSpool
+
+        return SqliteSpool(self)
+
+
+class StreamManagerSpoolConfig(StrictModel):
+    """Greengrass Stream Manager (component ``aws.greengrass.StreamManager``)."""
+
+    type: Literal["stream_manager"]
+    stream: str = "edgeferry-batches"
+    max_bytes: ByteSize = Field(default=256 * 1024**2, gt=0)
+    when_full: WhenFull = "drop_oldest"
+    flush_on_write: bool = True
+    position_file: Path = Path("stream-position.json")
+    """Where the last acknowledged sequence number is kept across restarts."""
+
+    def build(self) -> Spool:
+        from edge_agent.spool.stream_manager import StreamManagerSpool
+
+        return StreamManagerSpool(self)
+
+
+SpoolConfig = SqliteSpoolConfig | StreamManagerSpoolConfig

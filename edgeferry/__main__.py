@@ -1,0 +1,5 @@
+import sys
+
+from edgeferry.cli import main
+
+sys.exit(main())
