@@ -17,7 +17,7 @@ from edge_agent.errors import ConfigError, EdgeferryError
 from edgeferry.logs import configure_logging
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "agent": ("edge_agent.cli", "run or check an edge agent"),
+    "agent": ("edgeferry.agent_cli", "run or check an edge agent"),
     "spool": ("edge_agent.spool.cli", "inspect a spool"),
     "sim": ("simulators.cli", "run Modbus / OPC-UA device simulators and simulated fleets"),
     "provision": ("provisioning.cli", "fleet provisioning: provision a device, manage the registry"),

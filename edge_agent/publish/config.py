@@ -44,16 +44,19 @@ class MqttPublishConfig(StrictModel):
     reconnect_min: Duration = 1.0
     reconnect_max: Duration = 120.0
 
-    def build(self, identity: Identity) -> Sink:
+    def build(self, identity: Identity | None) -> Sink:
+        from edge_agent.errors import EdgeferryError
         from edge_agent.publish.mqtt import MqttSink
 
+        if identity is None:
+            raise EdgeferryError("publish type mqtt needs a device identity (identity.dir)")
         return MqttSink(self, identity)
 
 
 class StdoutPublishConfig(StrictModel):
     type: Literal["stdout"]
 
-    def build(self, identity: Identity) -> Sink:
+    def build(self, identity: Identity | None) -> Sink:
         from edge_agent.publish.local import StdoutSink
 
         return StdoutSink()
@@ -65,7 +68,7 @@ class FilePublishConfig(StrictModel):
     type: Literal["file"]
     path: Path
 
-    def build(self, identity: Identity) -> Sink:
+    def build(self, identity: Identity | None) -> Sink:
         from edge_agent.publish.local import FileSink
 
         return FileSink(self.path)
@@ -80,10 +83,10 @@ class GreengrassPublishConfig(StrictModel):
     alarm_rule: str | None = None
     timeout: Duration = 10.0
 
-    def build(self, identity: Identity) -> Sink:
+    def build(self, identity: Identity | None) -> Sink:
         from edge_agent.publish.greengrass import GreengrassIpcSink
 
-        return GreengrassIpcSink(self, identity)
+        return GreengrassIpcSink(self)
 
 
 

@@ -1,0 +1,105 @@
+"""What ``edgeferry agent check`` reports about a valid config: devices, points, read plans, and
+the traffic it implies (reads per cycle, batches and 5 KB metering units per day)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edge_agent.config import AgentConfig
+from edge_agent.envelope import Reading, metering_units
+from edge_agent.sources.modbus.config import ModbusDeviceBase
+from edge_agent.sources.modbus.plan import plan_reads
+from edge_agent.sources.opcua.config import OpcUaDevice
+
+SECONDS_PER_DAY = 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSummary:
+    name: str
+    kind: str
+    points: int
+    reads_per_cycle: int
+    poll_interval: float
+    plan: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigSummary:
+    thing: str
+    devices: list[DeviceSummary]
+    reports_per_second: float
+    batches_per_day: float
+    metering_units_per_day: float
+    batch_bytes: int
+
+    @property
+    def points(self) -> int:
+        return sum(d.points for d in self.devices)
+
+    @property
+    def reads_per_cycle(self) -> int:
+        return sum(d.reads_per_cycle for d in self.devices)
+
+
+def summarize(config: AgentConfig) -> ConfigSummary:
+    devices = [_device_summary(d) for d in config.devices]
+    rate = _reports_per_second(config)
+    reading_bytes = _typical_reading_bytes(config)
+    batch = config.batching
+    if rate <= 0:
+        batches_per_day = 0.0
+        batch_bytes = 0
+    else:
+        period = min(batch.max_bytes / (rate * reading_bytes), batch.max_readings / rate,
+                     batch.max_age)
+        batches_per_day = SECONDS_PER_DAY / period
+        batch_bytes = int(min(batch.max_bytes, rate * period * reading_bytes) + 200)
+    units = batches_per_day * metering_units(batch_bytes) if batch_bytes else 0.0
+    return ConfigSummary(thing=config.thing, devices=devices, reports_per_second=rate,
+                         batches_per_day=batches_per_day, metering_units_per_day=units,
+                         batch_bytes=batch_bytes)
+
+
+def _device_summary(device: object) -> DeviceSummary:
+    if isinstance(device, ModbusDeviceBase):
+        plan = plan_reads(device)
+        return DeviceSummary(name=device.name, kind=device.type, points=plan.point_count,
+                             reads_per_cycle=len(plan.requests), poll_interval=device.poll_interval,
+                             plan=plan.describe())
+    assert isinstance(device, OpcUaDevice)
+    points = sum(p.count for p in device.points)
+    polled = sum(p.count for p in device.points if p.sampling == "poll")
+    subscribed = points - polled
+    plan = []
+    if polled:
+        plan.append(f"Read service call: {polled} nodes every {device.poll_interval:g} s")
+    if subscribed:
+        plan.append(f"subscription: {subscribed} monitored items, sampling "
+                    f"{device.sampling_interval:g} s, queue {device.queue_size}")
+    return DeviceSummary(name=device.name, kind="opcua", points=points,
+                         reads_per_cycle=1 if polled else 0, poll_interval=device.poll_interval,
+                         plan=plan)
+
+
+def _reports_per_second(config: AgentConfig) -> float:
+    """Upper estimate of values reported per second after aggregation."""
+    default_mode = config.aggregation.mode
+    rate = 0.0
+    for device in config.devices:
+        interval = device.poll_interval if not isinstance(device, OpcUaDevice) else (
+            device.sampling_interval)
+        for point in device.points:
+            mode = point.mode or default_mode
+            if mode == "window":
+                rate += point.count / config.aggregation.window
+            else:  # raw, and deadband at worst (every change exceeds the band)
+                rate += point.count / interval
+    return rate
+
+
+def _typical_reading_bytes(config: AgentConfig) -> int:
+    names = config.point_names()
+    longest = max(names, key=len) if names else "point"
+    sample = Reading(device=config.thing, point=longest, t=1_700_000_000_000, v=1234.5678)
+    return len(str(sample.to_json()).replace(" ", "")) + 1

@@ -1,0 +1,128 @@
+"""``edgeferry agent check|run``: validate a config and show its plan, or run the agent.
+
+The command lives in the application layer because running an agent may involve fleet
+provisioning (``provisioning``) and the Greengrass adapters (``components``), which the
+``edge_agent`` library must not import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from edge_agent.check import ConfigSummary, summarize
+from edge_agent.config import AgentConfig, load_config
+from edge_agent.identity import Identity
+from edge_agent.interfaces import Sink
+from edge_agent.publish.config import MqttPublishConfig
+from edge_agent.supervisor import Agent
+from edgeferry.status_line import StatusLine
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="agent_command", metavar="ACTION", required=True)
+    check = sub.add_parser("check", help="validate a config file and show its read plan and traffic")
+    check.add_argument("--config", type=Path, required=True)
+    check.add_argument("--plan", action="store_true", help="list every Modbus request of the read plan")
+    check.set_defaults(func=_check)
+    run = sub.add_parser("run", help="run the agent until interrupted")
+    run.add_argument("--config", type=Path, help="agent config file (YAML)")
+    run.add_argument("--greengrass", action="store_true",
+                     help="run as a Greengrass component: configuration comes over IPC")
+    run.add_argument("--duration", type=float, help="stop after this many seconds")
+    run.add_argument("--no-status", action="store_true", help="no live status line")
+    run.set_defaults(func=_run)
+
+
+def _check(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    summary = summarize(config)
+    _print_summary(Console(), config, summary, show_plan=args.plan)
+    return 0
+
+
+def _print_summary(console: Console, config: AgentConfig, summary: ConfigSummary, *,
+                   show_plan: bool) -> None:
+    console.print(f"[bold]{config.thing}[/] site={config.site} asset_type={config.asset_type}: "
+                  f"config OK")
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("device", "type", "points", "reads/cycle", "poll"):
+        table.add_column(column, justify="right" if column in ("points", "reads/cycle") else "left")
+    for device in summary.devices:
+        table.add_row(device.name, device.kind, f"{device.points:,}", f"{device.reads_per_cycle:,}",
+                      f"{device.poll_interval:g} s")
+    table.add_row("[bold]total", "", f"[bold]{summary.points:,}", f"[bold]{summary.reads_per_cycle:,}", "")
+    console.print(table)
+    for device in summary.devices:
+        lines = device.plan if show_plan else device.plan[:3]
+        console.print(f"[dim]{device.name} plan:[/] " + ("; ".join(lines) if lines else "-")
+                      + ("" if show_plan or len(device.plan) <= 3
+                         else f"; ... ({len(device.plan) - 3} more, --plan lists all)"))
+    console.print(
+        f"reported values: ~{summary.reports_per_second:,.1f}/s after aggregation; "
+        f"batches: ~{summary.batches_per_day:,.0f}/day of ~{summary.batch_bytes:,} B "
+        f"(~{summary.metering_units_per_day:,.0f} metering units of 5 KB/day)")
+    console.print(f"spool: {config.spool.type}; publish: {config.publish.type}")
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.greengrass:
+        from components.fieldbus_gateway import run_component
+
+        return run_component()
+    if args.config is None:
+        from edge_agent.errors import EdgeferryError
+
+        raise EdgeferryError("agent run needs --config FILE (or --greengrass)")
+    config = load_config(args.config)
+    show_status = not args.no_status and sys.stderr.isatty()
+    return asyncio.run(run_agent(config, duration=args.duration, show_status=show_status))
+
+
+def build_sink(config: AgentConfig) -> Sink:
+    """The configured sink, with the device identity loaded (or provisioned) when it needs one."""
+    identity: Identity | None = None
+    if isinstance(config.publish, MqttPublishConfig):
+        identity = resolve_identity(config)
+    return config.publish.build(identity)
+
+
+def resolve_identity(config: AgentConfig) -> Identity:
+    """Load the identity store; at first start with only a claim certificate, provision first."""
+    if not Identity.exists(config.identity.dir) and config.identity.claim is not None:
+        from provisioning.device import ensure_identity
+
+        publish = config.publish
+        assert isinstance(publish, MqttPublishConfig)
+        return ensure_identity(config.identity, endpoint=publish.endpoint, port=publish.port,
+                               thing_hint=config.thing)
+    return Identity.load(config.identity, config.thing)
+
+
+async def run_agent(config: AgentConfig, *, duration: float | None = None,
+                    show_status: bool = False) -> int:
+    """Run one agent until SIGINT/SIGTERM or ``duration`` seconds."""
+    agent = Agent.from_config(config, build_sink(config))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if duration is not None:
+        loop.call_later(duration, stop.set)
+    status = StatusLine(agent, live=show_status)
+    display = asyncio.create_task(status.run())
+    try:
+        await agent.run(stop)
+    finally:
+        display.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await display
+        status.final()
+    return 0
