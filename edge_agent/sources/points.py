@@ -36,7 +36,8 @@ class PointBase(StrictModel):
     """Fields common to Modbus and OPC-UA points.
 
     ``count`` > 1 declares an array of identical points: ``name`` is then a format string
-    with ``{i}`` (0-based index), and bus-specific addressing advances by ``stride``.
+    with ``{i}`` (the element's index, counted from ``start``), and bus-specific addressing
+    advances by ``stride`` per element.
     """
 
     name: str = Field(min_length=1, max_length=128)
@@ -47,11 +48,17 @@ class PointBase(StrictModel):
     """Overrides the aggregation default for this point."""
     deadband: Deadband | None = None
     count: int = Field(default=1, ge=1, le=100_000)
+    start: int = Field(default=0, ge=0)
+    """Index of the first element of an array point (``{i}`` in names and node ids)."""
+
+    def indices(self) -> range:
+        """The ``{i}`` values of the elements of this point."""
+        return range(self.start, self.start + self.count)
 
     def expanded_names(self) -> list[str]:
         if self.count == 1:
             return [self.name]
-        return [self.name.format(i=i) for i in range(self.count)]
+        return [self.name.format(i=i) for i in self.indices()]
 
     @model_validator(mode="after")
     def _array_names(self) -> PointBase:
