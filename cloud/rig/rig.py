@@ -1,0 +1,323 @@
+"""The local IoT Core: a Mosquitto broker with mutual TLS and per-thing ACLs in one directory.
+
+Layout of a rig directory::
+
+    D/ca/ca.pem, ca.key.pem          the rig's CA (key 0600), made once and reused
+    D/broker/server.pem, .key.pem    the broker's certificate (SAN localhost, 127.0.0.1)
+    D/broker/mosquitto.conf, acl     generated configuration and ACL file
+    D/broker/mosquitto.log           the broker's log
+    D/cloud/                         the privileged identity (CN ``edgeferry-cloud``)
+    D/rig.json                       host, port and pid of the running broker
+
+Use it plainly (``rig.start()`` ... ``rig.stop()``), as a context manager (``with Rig(d) as rig``)
+or an async one (``async with Rig(d) as rig``). The broker runs in its own session, so a rig
+started by ``edgeferry cloud up`` outlives the command; ``Rig(d).stop()`` from another process
+stops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import re
+import resource
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from cloud.rig.acl import CLOUD_USER, AclPolicy
+from cloud.rig.errors import RigError
+from cloud.rig.files import write_private, write_text
+from cloud.rig.identity import RigIdentity, write_identity
+from cloud.rig.mosquitto import BrokerSettings, find_mosquitto
+from cloud.rig.pki import CertificateAuthority
+
+logger = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+SERVER_NAMES = ("localhost", "127.0.0.1")
+CLIENT_NAME = re.compile(r"^[A-Za-z0-9_:-]{1,128}$")
+"""AWS IoT thing names; also keeps ``+ # /`` out of ACL ``%u`` substitution."""
+START_TIMEOUT = 15.0
+STOP_TIMEOUT = 10.0
+_PORT_ATTEMPTS = 5
+
+
+def free_port(host: str = HOST) -> int:
+    """A TCP port nobody listens on right now (the kernel's pick)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class Rig:
+    """A Mosquitto broker with a generated CA, mTLS listener and pattern ACLs in ``directory``.
+
+    ``port=None`` reuses the port of the last run in this directory, or picks a free one.
+    """
+
+    def __init__(self, directory: Path, port: int | None = None) -> None:
+        self.directory = directory.resolve()
+        self.host = HOST
+        self._requested_port = port
+        self._port: int | None = port or self._saved_state().get("port")
+        self._process: subprocess.Popen[bytes] | None = None
+        self._ca: CertificateAuthority | None = None
+        self.acl = AclPolicy()
+        """The ACL policy; change it and call :meth:`reload` to apply it to the running broker."""
+
+    # paths and identities -------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RigError(f"{self.directory}: the rig has no port yet (start it first)")
+        return self._port
+
+    @property
+    def ca(self) -> CertificateAuthority:
+        """The rig's CA (created on first use; the key stays in memory for fast issuing)."""
+        if self._ca is None:
+            self._ca = CertificateAuthority.open(self.directory / "ca")
+        return self._ca
+
+    @property
+    def ca_path(self) -> Path:
+        return self.directory / "ca" / CertificateAuthority.CERT_FILE
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.directory / "broker"
+
+    @property
+    def config_path(self) -> Path:
+        return self.broker_dir / "mosquitto.conf"
+
+    @property
+    def log_path(self) -> Path:
+        return self.broker_dir / "mosquitto.log"
+
+    @property
+    def crl_path(self) -> Path:
+        """Where a CRL goes; the broker uses it when the file exists at start or reload."""
+        return self.directory / "ca" / "crl.pem"
+
+    @property
+    def cloud_identity(self) -> RigIdentity:
+        """The privileged client (CN ``edgeferry-cloud``): reads ``$aws/rules/#`` and ``dt/#``,
+        writes ``cmd/#``."""
+        identity = RigIdentity(CLOUD_USER, self.directory / "cloud")
+        if not identity.cert_path.exists():
+            write_identity(self.ca, CLOUD_USER, identity.directory, endpoint=self.host)
+        return identity
+
+    def issue_identity(self, thing: str, directory: Path) -> Path:
+        """Issue a device certificate with CN ``thing`` into ``directory`` in the edge agent's
+        identity layout (``device.cert.pem``, ``device.key.pem`` 0600, ``root-ca.pem``,
+        ``identity.json``) and return ``directory``."""
+        if not CLIENT_NAME.match(thing):
+            raise RigError(f"invalid thing name {thing!r}: use 1-128 of A-Z a-z 0-9 _ - :")
+        if thing == CLOUD_USER:
+            raise RigError(f"{CLOUD_USER!r} is the rig's privileged identity, not a thing name")
+        write_identity(self.ca, thing, directory, endpoint=self.host)
+        return directory
+
+    # lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Start the broker and return once it accepts TCP connections; no-op if running."""
+        if self.is_running():
+            return self
+        binary = find_mosquitto()
+        self._prepare()
+        attempts = 1 if self._requested_port else _PORT_ATTEMPTS
+        for attempt in range(1, attempts + 1):
+            if self._port is None or (attempt > 1 and not self._requested_port):
+                self._port = free_port(self.host)
+            try:
+                self._spawn(binary)
+                break
+            except RigError:
+                if attempt == attempts:
+                    raise
+                logger.warning("rig_port_retry", extra={"port": self._port})
+                self._port = None
+        logger.info("rig_started", extra={"port": self._port, "dir": str(self.directory)})
+        return self
+
+    def stop(self) -> None:
+        """Stop the broker (SIGTERM, then SIGKILL after a grace period); no-op if not running."""
+        self._signal_and_wait(signal.SIGTERM, STOP_TIMEOUT)
+
+    def kill(self) -> None:
+        """Kill the broker at once (SIGKILL), as a crash would."""
+        self._signal_and_wait(signal.SIGKILL, STOP_TIMEOUT)
+
+    def restart(self) -> None:
+        """Stop and start again on the same port (clients see a connection loss)."""
+        self.stop()
+        self.start()
+
+    def reload(self) -> None:
+        """Rewrite the ACL file and configuration, then SIGHUP the broker to reload them."""
+        self._write_config()
+        pid = self._pid()
+        if pid is None:
+            raise RigError(f"{self.directory}: the rig is not running")
+        os.kill(pid, signal.SIGHUP)
+
+    def is_running(self) -> bool:
+        return self._pid() is not None
+
+    def status(self) -> dict[str, Any]:
+        """A summary for ``edgeferry cloud status``."""
+        return {"running": self.is_running(), "host": self.host, "port": self._port,
+                "pid": self._pid(), "dir": str(self.directory), "ca": str(self.ca_path),
+                "cloud_identity": str(self.directory / "cloud")}
+
+    # context managers -------------------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Self:
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.to_thread(self.stop)
+
+    # internals --------------------------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        """Create the CA, the broker's certificate and the cloud identity when missing."""
+        server_cert, server_key = self.broker_dir / "server.pem", self.broker_dir / "server.key.pem"
+        if not (server_cert.exists() and server_key.exists()):
+            issued = self.ca.issue("localhost", server_names=SERVER_NAMES)
+            write_private(server_key, issued.key_pem, 0o600)
+            write_private(server_cert, issued.cert_pem, 0o644)
+        _ = self.cloud_identity
+
+    def _settings(self) -> BrokerSettings:
+        return BrokerSettings(
+            host=self.host, port=self.port, ca_file=self.ca_path,
+            cert_file=self.broker_dir / "server.pem", key_file=self.broker_dir / "server.key.pem",
+            acl_file=self.broker_dir / "acl",
+            crl_file=self.crl_path if self.crl_path.exists() else None,
+        )
+
+    def _write_config(self) -> None:
+        settings = self._settings()
+        write_text(settings.acl_file, self.acl.render())
+        write_text(self.config_path, settings.render())
+
+    def _spawn(self, binary: Path) -> None:
+        self._write_config()
+        self.broker_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            process = subprocess.Popen(
+                [str(binary), "-c", str(self.config_path)], stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+        _raise_open_file_limit(process.pid)
+        deadline = time.monotonic() + START_TIMEOUT
+        while not _accepts(self.host, self.port):
+            if process.poll() is not None:
+                raise RigError(f"mosquitto exited at start (code {process.returncode}) on port "
+                               f"{self.port}: {self._last_log_line()}")
+            if time.monotonic() > deadline:
+                process.kill()
+                process.wait()
+                raise RigError(f"mosquitto did not listen on {self.host}:{self.port} within "
+                               f"{START_TIMEOUT:.0f} s: {self._last_log_line()}")
+            time.sleep(0.02)
+        self._process = process
+        state = {"host": self.host, "port": self.port, "pid": process.pid,
+                 "config": str(self.config_path)}
+        write_text(self.directory / "rig.json", json.dumps(state, indent=2) + "\n")
+
+    def _pid(self) -> int | None:
+        """The broker's pid if it is alive: our child, or the one recorded in ``rig.json``."""
+        if self._process is not None:
+            return self._process.pid if self._process.poll() is None else None
+        pid = self._saved_state().get("pid")
+        if isinstance(pid, int) and _is_our_broker(pid, self.config_path):
+            return pid
+        return None
+
+    def _signal_and_wait(self, sig: signal.Signals, timeout: float) -> None:
+        pid = self._pid()
+        if pid is None:
+            self._process = None
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        if not self._wait_gone(pid, timeout) and sig != signal.SIGKILL:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            self._wait_gone(pid, timeout)
+        self._process = None
+        logger.info("rig_stopped", extra={"port": self._port, "signal": sig.name})
+
+    def _wait_gone(self, pid: int, timeout: float) -> bool:
+        if self._process is not None:
+            try:
+                self._process.wait(timeout)
+                return True
+            except subprocess.TimeoutExpired:
+                return False
+        deadline = time.monotonic() + timeout
+        while _is_our_broker(pid, self.config_path):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def _saved_state(self) -> dict[str, Any]:
+        try:
+            state = json.loads((self.directory / "rig.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        return state if isinstance(state, dict) else {}
+
+    def _last_log_line(self) -> str:
+        try:
+            lines = self.log_path.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "no log"
+        return lines[-1] if lines else "no log"
+
+
+def _accepts(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _is_our_broker(pid: int, config: Path) -> bool:
+    """Whether ``pid`` is alive and runs mosquitto with this rig's config (pids get reused)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    zombie = stat.rpartition(")")[2].split()[0] == "Z"
+    return not zombie and str(config).encode() in cmdline
+
+
+def _raise_open_file_limit(pid: int) -> None:
+    """Let the broker hold as many connections as the hard limit allows (one fd each)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(OSError, ValueError):
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (hard, hard))
