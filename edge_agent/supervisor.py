@@ -1,8 +1,13 @@
 """One agent: sources -> aggregator -> spool -> forwarder -> sink, under one TaskGroup.
 
-Shutdown order keeps the promise that nothing acknowledged is lost: stop the sources, drain
-what they already produced into the aggregator, flush the aggregator into the spool, then stop
-forwarding (a batch in flight is requeued) and close the sink and the spool.
+Shutdown keeps the promise that nothing acknowledged is lost: stop the sources, drain what they
+already produced into the aggregator, flush the aggregator into the spool, then stop forwarding
+(a batch in flight is requeued) and close the sink and the spool.
+
+:meth:`Agent.reconfigure` applies a new configuration live (the Greengrass component calls it on
+a configuration update): devices are started, stopped or restarted by difference, the
+aggregator is flushed into the spool and rebuilt, and the sink is swapped if publishing changed.
+The spool stays open throughout, so no spooled batch is lost or sent twice.
 """
 
 from __future__ import annotations
@@ -11,14 +16,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
 from edge_agent.aggregate import Aggregator
-from edge_agent.config import AgentConfig
+from edge_agent.backoff import Backoff
+from edge_agent.config import AgentConfig, DeviceConfig
 from edge_agent.envelope import Batch, Reading
-from edge_agent.errors import SpoolFull
+from edge_agent.errors import ConfigError, SpoolFull
 from edge_agent.forwarder import Forwarder
 from edge_agent.interfaces import Sink, Source, Spool
 from edge_agent.metrics import Counters
@@ -27,84 +33,174 @@ from edge_agent.status import AgentStatus, HealthFile
 log = logging.getLogger(__name__)
 
 Scan = Sequence[Reading]
+SinkFactory = Callable[[AgentConfig], Sink]
+LIVE_FIXED_FIELDS = ("thing", "site", "asset_type", "spool", "identity")
+"""Settings that name the spool or the identity: changing them needs a restart."""
 
 
 class Agent:
-    """The edge pipeline for one thing. Build it with :meth:`from_config` or inject parts."""
+    """The edge pipeline for one thing.
 
-    def __init__(self, config: AgentConfig, *, sources: Sequence[Source], spool: Spool, sink: Sink,
+    ``sink_factory`` builds the sink for a config (the caller owns identity and provisioning);
+    ``source_factory`` builds a source from a device config (``DeviceConfig.build`` by default).
+    """
+
+    def __init__(self, config: AgentConfig, *, spool: Spool, sink_factory: SinkFactory,
+                 source_factory: Callable[[DeviceConfig], Source] | None = None,
                  queue_size: int = 64) -> None:
         self.config = config
-        self.sources = list(sources)
         self.spool = spool
-        self.sink = sink
+        self.sink_factory = sink_factory
+        self.source_factory = source_factory or (lambda device: device.build())
         self.counters = Counters()
-        self._scans: asyncio.Queue[Scan] = asyncio.Queue(maxsize=queue_size)
-        self._window = getattr(config.publish, "max_in_flight", 1)
-        self.forwarder = Forwarder(spool, sink, window=self._window)
+        self.sink: Sink = sink_factory(config)
+        self.forwarder = self._make_forwarder(config, spool, self.sink)
         self.aggregator: Aggregator | None = None
-        self._started = time.monotonic()
+        self.sources: dict[str, Source] = {}
         self.running = asyncio.Event()
+        self._device_configs: dict[str, DeviceConfig] = {}
+        self._source_tasks: dict[str, asyncio.Task[None]] = {}
+        self._scans: asyncio.Queue[Scan] = asyncio.Queue(maxsize=queue_size)
+        self._aggregator_lock = asyncio.Lock()
+        self._group: asyncio.TaskGroup | None = None
+        self._forwarding: asyncio.Task[None] | None = None
+        self._started = time.monotonic()
 
     @classmethod
-    def from_config(cls, config: AgentConfig, sink: Sink) -> Agent:
-        """Build sources and spool from config; the sink comes from the caller, which owns identity."""
-        return cls(config, sources=[d.build() for d in config.devices], spool=config.spool.build(),
-                   sink=sink)
+    def from_config(cls, config: AgentConfig, sink_factory: SinkFactory) -> Agent:
+        return cls(config, spool=config.spool.build(), sink_factory=sink_factory)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set, then shut down in order (see module docstring)."""
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(self.spool)
-            await stack.enter_async_context(self.sink)
-            for source in self.sources:
-                await stack.enter_async_context(source)
-            self.aggregator = Aggregator.from_config(self.config, epoch=self.spool.epoch,
-                                                     next_seq=self.spool.last_seq + 1)
-            async with asyncio.TaskGroup() as group:
-                forwarding = group.create_task(self.forwarder.run(), name="forwarder")
-                health = group.create_task(self._write_health(), name="health")
-                polling = [group.create_task(self._poll(s), name=f"source-{s.name}")
-                           for s in self.sources]
-                aggregating = group.create_task(self._aggregate(self.aggregator), name="aggregate")
-                self.running.set()
-                log.info("agent_started", extra={"thing": self.config.thing,
-                                                 "devices": len(self.sources),
-                                                 "epoch": self.spool.epoch,
-                                                 "next_seq": self.spool.last_seq + 1})
-                await stop.wait()
-                for task in polling:
-                    task.cancel()
-                await asyncio.gather(*polling, return_exceptions=True)
-                await self._scans.put(())  # end marker: drain and flush
-                await aggregating
-                forwarding.cancel()
-                health.cancel()
+            self.aggregator = self._make_aggregator(self.config)
+            try:
+                async with asyncio.TaskGroup() as group:
+                    self._group = group
+                    await self._start_sink(self.sink)
+                    health = group.create_task(self._write_health(), name="health")
+                    for device in self.config.devices:
+                        self._start_source(device)
+                    aggregating = group.create_task(self._aggregate(), name="aggregate")
+                    self.running.set()
+                    log.info("agent_started", extra={
+                        "thing": self.config.thing, "devices": len(self.config.devices),
+                        "epoch": self.spool.epoch, "next_seq": self.spool.last_seq + 1})
+                    await stop.wait()
+                    await asyncio.gather(*(self._stop_source(n) for n in list(self._source_tasks)))
+                    await self._scans.put(())  # end marker: drain, flush, return
+                    await aggregating
+                    await self._stop_sink()
+                    health.cancel()
+            finally:
+                self._group = None
+                self.running.clear()
         self._write_health_once()
         log.info("agent_stopped", extra={"thing": self.config.thing})
 
-    async def _poll(self, source: Source) -> None:
-        async for scan in source.scans():
-            if scan:
-                await self._scans.put(scan)
+    async def reconfigure(self, config: AgentConfig) -> None:
+        """Apply ``config`` live; raise :class:`ConfigError` (and change nothing) if it cannot be."""
+        fixed = [f for f in LIVE_FIXED_FIELDS if getattr(config, f) != getattr(self.config, f)]
+        if fixed:
+            raise ConfigError("configuration update", [
+                f"{f}: cannot change while running (restart the agent to apply)" for f in fixed])
+        old, self.config = self.config, config
+        wanted = {d.name: d for d in config.devices}
+        for name in [n for n in self._device_configs if wanted.get(n) != self._device_configs[n]]:
+            await self._stop_source(name)
+        async with self._aggregator_lock:
+            if self.aggregator is not None:
+                await self._store(self.aggregator.flush(time.monotonic()))
+            self.aggregator = self._make_aggregator(config)
+        if config.publish != old.publish:
+            await self._stop_sink()
+            self.sink = self.sink_factory(config)
+            self.forwarder = self._make_forwarder(config, self.spool, self.sink)
+            await self._start_sink(self.sink)
+        for name, device in wanted.items():
+            if name not in self._source_tasks:
+                self._start_source(device)
+        log.info("agent_reconfigured", extra={"devices": len(wanted)})
 
-    async def _aggregate(self, aggregator: Aggregator) -> None:
-        loop = asyncio.get_running_loop()
+    # -- parts -------------------------------------------------------------------------------
+
+    def _make_aggregator(self, config: AgentConfig) -> Aggregator:
+        return Aggregator.from_config(config, epoch=self.spool.epoch, next_seq=self.spool.last_seq + 1)
+
+    @staticmethod
+    def _make_forwarder(config: AgentConfig, spool: Spool, sink: Sink) -> Forwarder:
+        window = getattr(config.publish, "max_in_flight", 1)
+        return Forwarder(spool, sink, window=window)
+
+    def _start_source(self, device: DeviceConfig) -> None:
+        assert self._group is not None
+        self._device_configs[device.name] = device
+        self._source_tasks[device.name] = self._group.create_task(
+            self._run_source(device), name=f"source-{device.name}")
+
+    async def _stop_source(self, name: str) -> None:
+        task = self._source_tasks.pop(name)
+        self._device_configs.pop(name, None)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        self.sources.pop(name, None)
+
+    async def _run_source(self, device: DeviceConfig) -> None:
+        """Run one source; a source that fails is restarted with backoff, never stalling others."""
+        backoff = Backoff(1.0, 60.0)
         while True:
-            deadline = aggregator.next_deadline()
-            timeout = None if deadline is None else max(0.0, deadline - loop.time())
+            source = self.source_factory(device)
+            self.sources[device.name] = source
+            try:
+                async with source:
+                    async for scan in source.scans():
+                        if scan:
+                            await self._scans.put(scan)
+                return
+            except Exception:
+                self.counters.inc("source_failures")
+                delay = backoff.next()
+                log.exception("source_failed", extra={"device": device.name,
+                                                      "restart_in": round(delay, 1)})
+                await asyncio.sleep(delay)
+
+    async def _start_sink(self, sink: Sink) -> None:
+        assert self._group is not None
+        await sink.__aenter__()
+        self._forwarding = self._group.create_task(self.forwarder.run(), name="forwarder")
+
+    async def _stop_sink(self) -> None:
+        if self._forwarding is not None:
+            self._forwarding.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._forwarding
+            self._forwarding = None
+        await self.sink.__aexit__(None, None, None)
+
+    async def _aggregate(self) -> None:
+        while True:
+            deadline = self.aggregator.next_deadline() if self.aggregator else None
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
                 scan = await asyncio.wait_for(self._scans.get(), timeout)
             except TimeoutError:
-                await self._store(aggregator.tick(loop.time()))
-                continue
-            if not scan:
-                await self._store(aggregator.flush(loop.time()))
-                return
-            self.counters.inc("readings", len(scan))
-            self.counters.inc("bad_readings", sum(1 for r in scan if r.q))
-            await self._store(aggregator.add(scan, loop.time()))
-            await self._store(aggregator.tick(loop.time()))
+                scan = None
+            async with self._aggregator_lock:
+                aggregator = self.aggregator
+                assert aggregator is not None
+                now = time.monotonic()
+                if scan is None:
+                    await self._store(aggregator.tick(now))
+                    continue
+                if not scan:
+                    await self._store(aggregator.flush(now))
+                    return
+                self.counters.inc("readings", len(scan))
+                self.counters.inc("bad_readings", sum(1 for r in scan if r.q))
+                await self._store(aggregator.add(scan, now))
+                await self._store(aggregator.tick(now))
 
     async def _store(self, batches: list[Batch]) -> None:
         for batch in batches:
@@ -116,6 +212,8 @@ class Agent:
                 continue
             self.counters.inc("batches_spooled")
 
+    # -- status ------------------------------------------------------------------------------
+
     def status(self) -> AgentStatus:
         """A snapshot of every component's counters."""
         parts: dict[str, dict[str, Any]] = {
@@ -126,8 +224,8 @@ class Agent:
         }
         if self.aggregator is not None:
             parts["aggregator"] = self.aggregator.counters.snapshot()
-        for source in self.sources:
-            parts[f"source.{source.name}"] = source.counters.snapshot()
+        for name, source in self.sources.items():
+            parts[f"source.{name}"] = source.counters.snapshot()
         return AgentStatus(thing=self.config.thing, uptime=time.monotonic() - self._started,
                            parts=parts)
 

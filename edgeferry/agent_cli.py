@@ -109,7 +109,7 @@ def resolve_identity(config: AgentConfig) -> Identity:
 async def run_agent(config: AgentConfig, *, duration: float | None = None,
                     show_status: bool = False) -> int:
     """Run one agent until SIGINT/SIGTERM or ``duration`` seconds."""
-    agent = Agent.from_config(config, build_sink(config))
+    agent = Agent.from_config(config, build_sink)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
