@@ -6,6 +6,11 @@ replaced by its username — here the certificate CN (``use_identity_as_username
 start with ``$`` are matched only by rules whose first level is that same literal (``#`` does not
 match ``$aws/...``), so the ``$aws/rules/...`` grants are written out in full.
 
+Measured on mosquitto 2.0.11 (tests/integration/rig/test_attacks.py): a denied PUBLISH is answered
+with PUBACK reason 0x87 (not authorised) to MQTT 5 clients and dropped; a SUBSCRIBE outside the
+grants is still granted in the SUBACK, but read access is checked per message, so nothing is
+delivered through it.
+
 The ACL file is reloaded on SIGHUP (mosquitto.conf(5), acl_file: "Reloaded on reload signal ...
 Existing subscriptions will be affected"), so identities can be added or denied at run time:
 change the policy, then :meth:`cloud.rig.Rig.reload`.
