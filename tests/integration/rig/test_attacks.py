@@ -15,7 +15,7 @@ import pytest
 from awscrt.mqtt5 import PubackReasonCode, SubackReasonCode
 
 from cloud.rig import CertificateAuthority, Rig, RigIdentity
-from tests.fixtures.broker import MqttClientFactory, MqttTestClient
+from tests.fixtures.broker import MqttClientFactory, MqttTestClient, wait_until
 
 MQTT311_CONNECT = b"\x10\x0d\x00\x04MQTT\x04\x02\x00\x3c\x00\x01x"
 """A minimal MQTT 3.1.1 CONNECT (clean session, keep-alive 60 s, client id "x")."""
@@ -84,7 +84,7 @@ async def test_device_reads_its_own_commands(rig: Rig, mqtt_client: MqttClientFa
 
 def _foreign_identities(tmp_path: Path) -> dict[str, tuple[Path, Path] | None]:
     """Client credentials the rig must refuse: none, self-signed, and signed by another CA."""
-    self_signed = CertificateAuthority.open(tmp_path / "self", common_name="victim")
+    CertificateAuthority.open(tmp_path / "self", common_name="victim")
     other = CertificateAuthority.open(tmp_path / "other-ca").issue("victim")
     (tmp_path / "other.pem").write_bytes(other.cert_pem)
     (tmp_path / "other.key").write_bytes(other.key_pem)
@@ -117,9 +117,7 @@ async def test_handshake_refuses_clients_without_a_certificate_from_the_rig_ca(
     assert reply == b"", f"the broker answered {reply!r}"
     # the broker itself failed the TLS handshake (TLS 1.3 clients may see only a closed socket)
     reason = "peer did not return a certificate" if credentials is None else "certificate verify failed"
-    async with asyncio.timeout(20):
-        while reason not in rig.log_path.read_text():
-            await asyncio.sleep(0.05)
+    await wait_until(lambda: reason in rig.log_path.read_text())
 
 
 def test_handshake_accepts_a_rig_certificate(rig: Rig, tmp_path: Path) -> None:
@@ -136,7 +134,5 @@ async def test_awscrt_client_with_foreign_certificate_never_connects(
     (directory / "device.key.pem").write_bytes((tmp_path / "other.key").read_bytes())
     client = await mqtt_client(RigIdentity("victim", directory), connect=False)
     client.client.start()
-    async with asyncio.timeout(20):
-        while not client.connect_failures:
-            await asyncio.sleep(0.05)
+    await asyncio.wait_for(client.connect_failed.wait(), 20)
     assert not client.connected.is_set()
