@@ -63,11 +63,22 @@ class Spool(Component, Protocol):
 
 
 class SpoolStats(Protocol):
-    depth: int
-    bytes: int
-    oldest_age: float | None
-    dropped: int
-    last_acked_seq: int
+    """Read-only view (``edge_agent.spool.SpoolStats`` is the frozen dataclass spools return)."""
+
+    @property
+    def depth(self) -> int: ...
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def oldest_age(self) -> float | None: ...
+    @property
+    def dropped(self) -> int: ...
+    @property
+    def rejected(self) -> int: ...
+    @property
+    def last_acked_seq(self) -> int: ...
+    @property
+    def in_flight(self) -> int: ...
 
 
 @runtime_checkable

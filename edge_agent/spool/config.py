@@ -23,6 +23,9 @@ class SqliteSpoolConfig(StrictModel):
     max_age: Duration | None = None
     """Batches older than this are dropped (and counted) rather than sent."""
     when_full: WhenFull = "drop_oldest"
+    on_corrupt: Literal["move_aside", "fail"] = "move_aside"
+    """A corrupt file is renamed ``<name>.corrupt-<UTC time>`` and a new epoch starts, or the
+    spool refuses to open (``fail``)."""
 
     def build(self) -> Spool:
         from edge_agent.spool.sqlite import SqliteSpool

@@ -1,0 +1,336 @@
+"""The default spool: one SQLite file (WAL, ``synchronous=FULL``) per device.
+
+Concurrency: every SQLite call runs on one worker thread; the event loop keeps an index of the
+stored batches (seq, kind, size, time; never payloads) and plans each commit from it, so
+``stats()`` is free and the size cap is enforced without queries. Writes (puts, acks, drops)
+go through one :class:`~edge_agent.spool.group_commit.GroupCommit`: concurrent puts share a
+transaction and each ``put`` returns once its transaction is durable.
+
+``when_full="drop_oldest"`` deletes the oldest telemetry batches first, then the oldest alarm
+batches, to make room (as Stream Manager's ``OverwriteOldestData`` does); it never drops a batch
+that is in flight (taken, not yet acknowledged) nor one put in the same commit. When that is
+not enough, ``put`` raises :class:`~edge_agent.errors.SpoolFull`, as ``reject_new`` always does
+at the cap. A full disk raises ``SpoolFull`` too; the spool works again once space frees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Self, TypeVar
+
+from edge_agent.envelope import Batch, BatchKind, EnvelopeError, decode_batch
+from edge_agent.errors import Rejected, SpoolFull
+from edge_agent.interfaces import Ack
+from edge_agent.metrics import Counters
+from edge_agent.spool.config import SqliteSpoolConfig
+from edge_agent.spool.drops import DropLog
+from edge_agent.spool.group_commit import GroupCommit
+from edge_agent.spool.sqlite_store import CommitPlan, SpoolDatabase, SpoolMeta, StoredEntry
+from edge_agent.spool.stats import SpoolStats
+from edge_agent.spool.take_queue import TakeQueue
+
+T = TypeVar("T")
+
+EXPIRY_INTERVAL = 1.0
+"""With ``max_age`` set, commits look for expired batches at most this often (seconds)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Put:
+    entry: StoredEntry
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Remove:
+    """Acknowledged (``reason`` None) or rejected (moved to the dead letters with ``reason``)."""
+
+    seq: int
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Sweep:
+    """Drop expired batches now (``take`` met one)."""
+
+
+_Item = _Put | _Remove | _Sweep
+
+
+@dataclass(slots=True)
+class _Planned:
+    plan: CommitPlan
+    results: list[BaseException | None]
+    drops: dict[str, int] = field(default_factory=dict)
+
+
+def _key(entry: StoredEntry) -> tuple[int, int]:
+    """Take order: alarms first, then by seq."""
+    return (0 if entry.kind == BatchKind.ALARM else 1, entry.seq)
+
+
+class SqliteSpool:
+    """Durable FIFO of batches in an SQLite file (see the module docstring for the policies)."""
+
+    def __init__(self, config: SqliteSpoolConfig, *, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.counters = Counters()
+        self._clock = clock
+        self._executor: ThreadPoolExecutor | None = None
+        self._db: SpoolDatabase | None = None
+        self._meta = SpoolMeta(epoch="")
+        self._entries: dict[int, StoredEntry] = {}
+        """Stored batches in seq order (puts only ever append larger seqs)."""
+        self._bytes = 0
+        self._queue: TakeQueue[tuple[int, int]] = TakeQueue()
+        self._reserved_seq = 0
+        self._commits: GroupCommit[_Item, None] = GroupCommit(self._commit)
+        self._drops = DropLog(str(config.path))
+        self._last_expiry = float("-inf")
+        self._open = False
+
+    async def __aenter__(self) -> Self:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-sqlite")
+        try:
+            db, meta, entries = await self._run(SpoolDatabase.open, self.config.path,
+                                                on_corrupt=self.config.on_corrupt)
+        except BaseException:
+            self._executor.shutdown(wait=False)
+            raise
+        self._db, self._meta = db, meta
+        self._entries = {e.seq: e for e in entries}
+        self._bytes = sum(e.size for e in entries)
+        for entry in entries:
+            self._queue.add(_key(entry))
+        self._reserved_seq = meta.last_seq
+        self._open = True
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if not self._open:
+            return
+        self._open = False
+        self._queue.close()
+        try:
+            await self._commits.drain()
+        finally:
+            self._drops.flush()
+            if self._db is not None:
+                await self._run(self._db.close)
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+
+    @property
+    def epoch(self) -> str:
+        self._check_open()
+        return self._meta.epoch
+
+    @property
+    def last_seq(self) -> int:
+        self._check_open()
+        return self._meta.last_seq
+
+    async def put(self, batch: Batch) -> None:
+        """Store the batch; returns once its transaction is committed (``synchronous=FULL``)."""
+        self._check_open()
+        if batch.epoch != self._meta.epoch:
+            raise ValueError(f"batch epoch {batch.epoch!r} is not this spool's {self._meta.epoch!r}")
+        if batch.seq <= self._reserved_seq:
+            raise ValueError(f"seq {batch.seq} is not above the last seq {self._reserved_seq}: "
+                             "a seq is never reused")
+        self._reserved_seq = batch.seq
+        payload = batch.encode()
+        entry = StoredEntry(batch.seq, int(batch.kind), len(payload), self._clock())
+        await self._commits.submit(_Put(entry, payload))
+
+    async def take(self) -> tuple[Batch, Ack]:
+        """Wait for the next batch not taken: alarms first, then telemetry by seq."""
+        while True:
+            key = await self._queue.take()
+            seq = key[1]
+            if self._expired(self._entries[seq], self._clock()):
+                self._queue.requeue(key)
+                await self._commits.submit(_Sweep())
+                continue
+            try:
+                payload = await self._run(self._database().load, seq)
+            except BaseException:
+                self._queue.requeue(key)
+                raise
+            if payload is None:
+                self._queue.discard(key)
+                continue
+            try:
+                batch = decode_batch(payload)
+            except EnvelopeError as exc:
+                await self._commits.submit(_Remove(seq, f"undecodable payload: {exc}"))
+                continue
+            self.counters.inc("taken")
+            return batch, self._ack_for(seq)
+
+    def stats(self) -> SpoolStats:
+        oldest = next(iter(self._entries.values()), None)
+        return SpoolStats(
+            depth=len(self._entries), bytes=self._bytes,
+            oldest_age=None if oldest is None else max(0.0, self._clock() - oldest.created),
+            dropped=self._meta.dropped, rejected=self._meta.rejected,
+            last_acked_seq=self._meta.last_acked_seq, in_flight=len(self._queue.in_flight))
+
+    def _ack_for(self, seq: int) -> Ack:
+        acknowledged = False
+
+        async def ack(outcome: BaseException | None) -> None:
+            nonlocal acknowledged
+            if acknowledged:
+                raise RuntimeError(f"batch {seq} was already acknowledged")
+            acknowledged = True
+            if outcome is not None and not isinstance(outcome, Rejected):
+                self.counters.inc("requeued")
+                self._requeue(seq)
+                return
+            reason = None if outcome is None else f"{type(outcome).__name__}: {outcome}"
+            try:
+                await self._commits.submit(_Remove(seq, reason))
+            except BaseException:
+                self._requeue(seq)
+                raise
+
+        return ack
+
+    def _requeue(self, seq: int) -> None:
+        entry = self._entries.get(seq)
+        if entry is not None:
+            self._queue.requeue(_key(entry))
+
+    def _expired(self, entry: StoredEntry, now: float) -> bool:
+        return self.config.max_age is not None and now - entry.created > self.config.max_age
+
+    async def _commit(self, items: list[_Item]) -> list[BaseException | None]:
+        planned = self._plan(items)
+        plan = planned.plan
+        removed = [_key(self._entries[seq]) for seq in plan.deletes + [s for s, _ in plan.dead_letters]]
+        for key in removed:  # dropped batches must not be taken while their deletion commits
+            if key not in self._queue.in_flight:
+                self._queue.discard(key)
+        try:
+            if plan.inserts or removed or plan.meta != self._meta:
+                await self._run(self._database().commit, plan)
+        except BaseException:
+            in_flight = self._queue.in_flight
+            for key in removed:
+                if key not in in_flight:
+                    self._queue.add(key)
+            self._reserved_seq = max([self._meta.last_seq, *self._queued_seqs()])
+            raise
+        self._reserved_seq = max([plan.meta.last_seq, *self._queued_seqs()])
+        self._apply(planned)
+        return planned.results
+
+    def _queued_seqs(self) -> list[int]:
+        return [item.entry.seq for item in self._commits.queued if isinstance(item, _Put)]
+
+    def _plan(self, items: list[_Item]) -> _Planned:
+        """Decide, from the index, what one transaction writes (runs on the event loop)."""
+        meta = self._meta
+        planned = _Planned(CommitPlan(meta=meta), [])
+        taken = {seq for _, seq in self._queue.in_flight}
+        room = self.config.max_bytes - self._bytes
+        now = self._clock()
+
+        def drop(seqs: list[int], reason: str) -> int:
+            freed = sum(self._entries[s].size for s in seqs)
+            planned.plan.deletes.extend(seqs)
+            taken.update(seqs)
+            planned.drops[reason] = planned.drops.get(reason, 0) + len(seqs)
+            return freed
+
+        if self.config.max_age is not None and (
+                any(isinstance(i, _Sweep) for i in items) or now - self._last_expiry >= EXPIRY_INTERVAL):
+            self._last_expiry = now
+            room += drop([s for s, e in self._entries.items()
+                          if s not in taken and self._expired(e, now)], "max_age")
+        refused: str | None = None
+        removed: set[int] = set()
+        for item in items:
+            if isinstance(item, _Put):
+                size = item.entry.size
+                if refused is None and size > room:
+                    victims = self._victims(size - room, taken)
+                    if victims is None:
+                        refused = (f"spool {self.config.path} is full "
+                                   f"({self._bytes} of {self.config.max_bytes} bytes)")
+                    else:
+                        room += drop(victims, "max_bytes")
+                if refused is not None:
+                    planned.results.append(SpoolFull(refused))
+                    continue
+                room -= size
+                planned.plan.inserts.append((item.entry, item.payload))
+                meta = replace(meta, last_seq=max(meta.last_seq, item.entry.seq))
+            elif isinstance(item, _Remove) and item.seq in self._entries and item.seq not in removed:
+                removed.add(item.seq)
+                taken.add(item.seq)
+                if item.reason is None:
+                    planned.plan.deletes.append(item.seq)
+                    meta = replace(meta, last_acked_seq=max(meta.last_acked_seq, item.seq))
+                else:
+                    planned.plan.dead_letters.append((item.seq, item.reason))
+                    meta = replace(meta, rejected=meta.rejected + 1)
+            planned.results.append(None)
+        planned.plan.meta = replace(meta, dropped=meta.dropped + sum(planned.drops.values()))
+        return planned
+
+    def _victims(self, need: int, taken: set[int]) -> list[int] | None:
+        """Oldest telemetry, then oldest alarms, not in flight, freeing ``need`` bytes; or None."""
+        if self.config.when_full == "reject_new" or need > self.config.max_bytes:
+            return None
+        victims: list[int] = []
+        for kind in (BatchKind.TELEMETRY, BatchKind.ALARM):
+            for seq, entry in self._entries.items():
+                if entry.kind == kind and seq not in taken:
+                    victims.append(seq)
+                    need -= entry.size
+                    if need <= 0:
+                        return victims
+        return None
+
+    def _apply(self, planned: _Planned) -> None:
+        """The commit is durable: bring the index up to date."""
+        plan = planned.plan
+        for entry, _ in plan.inserts:
+            self._entries[entry.seq] = entry
+            self._bytes += entry.size
+            self._queue.add(_key(entry))
+        for seq in plan.deletes + [seq for seq, _ in plan.dead_letters]:
+            removed = self._entries.pop(seq, None)
+            if removed is not None:
+                self._bytes -= removed.size
+                self._queue.discard(_key(removed))
+        acked = len(plan.deletes) - sum(planned.drops.values())
+        self.counters.inc("put", len(plan.inserts))
+        self.counters.inc("acked", acked)
+        self.counters.inc("rejected", len(plan.dead_letters))
+        self.counters.inc("commits")
+        for reason, count in planned.drops.items():
+            self.counters.inc("dropped", count)
+            self._drops.record(reason, count, plan.meta.last_seq)
+        self._meta = plan.meta
+
+    def _database(self) -> SpoolDatabase:
+        if self._db is None:
+            raise RuntimeError("spool is not open")
+        return self._db
+
+    def _check_open(self) -> None:
+        if not self._open:
+            raise RuntimeError(f"spool {self.config.path} is not open")
+
+    async def _run(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        if self._executor is None:
+            raise RuntimeError("spool is not open")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
