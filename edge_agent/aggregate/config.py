@@ -28,6 +28,8 @@ class AggregationConfig(StrictModel):
     """Default reporting mode for points that do not set their own."""
     window: Duration = Field(default=60.0, gt=0)
     """Tumbling window length, aligned to wall-clock boundaries."""
+    lateness: Duration = 0.0
+    """How long past a window's end its readings are still awaited (sources that deliver late)."""
     deadband: Deadband | None = None
     """Default deadband for points in mode deadband."""
 

@@ -1,0 +1,132 @@
+"""The aggregator: readings in, envelopes out (raw bundles, windows, deadband reports, alarms).
+
+Pure logic, no I/O: the caller passes the monotonic time ``now`` to every call, calls
+:meth:`Aggregator.tick` when :meth:`Aggregator.next_deadline` comes, and hands the returned
+batches to the spool in order. The wall clock (window boundaries, heartbeat timestamps) is read
+from an injectable :class:`~edge_agent.clock.Clock`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from edge_agent.aggregate.alarms import AlarmBank, FiredAlarm, compile_alarms
+from edge_agent.aggregate.batcher import Batcher
+from edge_agent.aggregate.config import AggregationConfig, AlarmRule, BatchingConfig
+from edge_agent.aggregate.deadband import DeadbandFilter
+from edge_agent.aggregate.modes import PointMode, default_mode, resolve_point_modes
+from edge_agent.aggregate.outbox import EnvelopeHeader, Outbox
+from edge_agent.aggregate.windows import WindowBank
+from edge_agent.clock import Clock, SystemClock
+from edge_agent.envelope import Batch, Reading
+from edge_agent.metrics import Counters
+
+if TYPE_CHECKING:
+    from edge_agent.config import AgentConfig
+
+_Route = Callable[[Reading, float], None]
+
+
+class Aggregator:
+    """Turns the readings of one thing into numbered batches (``seq`` from ``next_seq`` on).
+
+    Raises :class:`~edge_agent.errors.ConfigError` when an alarm condition does not compile or
+    names a point that is not in ``point_modes``. Points not in ``point_modes`` are reported in
+    the default mode of ``aggregation``.
+    """
+
+    def __init__(self, thing: str, site: str, asset_type: str, point_modes: Mapping[str, PointMode],
+                 aggregation: AggregationConfig, batching: BatchingConfig, alarms: Sequence[AlarmRule],
+                 epoch: str, next_seq: int, *, clock: Clock | None = None) -> None:
+        self.counters = Counters()
+        self._clock = clock or SystemClock()
+        self._outbox = Outbox(EnvelopeHeader(thing, site, asset_type, epoch), next_seq)
+        self._batcher = Batcher(self._outbox, batching, self.counters)
+        self._windows = WindowBank(max(1, round(aggregation.window * 1000)),
+                                   round(aggregation.lateness * 1000), self.counters)
+        default = default_mode(aggregation)
+        bands = {p: m.deadband for p, m in point_modes.items() if m.deadband is not None}
+        self._deadband = DeadbandFilter(bands, default.deadband, self.counters)
+        self._alarms = AlarmBank(compile_alarms(alarms, point_modes.keys()), self.counters)
+        routes: dict[str, _Route] = {"raw": self._batcher.add_reading, "window": self._add_windowed,
+                                     "deadband": self._add_deadband}
+        self._routes = {point: routes[m.mode] for point, m in point_modes.items()}
+        self._default_route = routes[default.mode]
+        self._wall_ms = self._clock.wall_ms()
+        self._now = 0.0
+        """Both clocks as read by the latest call, for :meth:`next_deadline`."""
+
+    @classmethod
+    def from_config(cls, config: AgentConfig, *, epoch: str, next_seq: int,
+                    clock: Clock | None = None) -> Aggregator:
+        """The aggregator of an agent: modes of every configured point, its batching and alarms."""
+        return cls(config.thing, config.site, config.asset_type,
+                   resolve_point_modes(config.devices, config.aggregation), config.aggregation,
+                   config.batching, config.alarms, epoch, next_seq, clock=clock)
+
+    @property
+    def next_seq(self) -> int:
+        """The seq the next batch will carry."""
+        return self._outbox.next_seq
+
+    def add(self, readings: Sequence[Reading], now: float) -> list[Batch]:
+        """Take one scan group; return the batches it completed (alarms go out at once)."""
+        self._advance(now)
+        self.counters.inc("readings_in", len(readings))
+        routes, default = self._routes, self._default_route
+        for r in readings:
+            routes.get(r.point, default)(r, now)
+        if self._alarms:
+            self._post_alarms(self._alarms.observe(readings, now))
+        return self._outbox.take()
+
+    def tick(self, now: float) -> list[Batch]:
+        """Close the windows and batches whose time has come; send due heartbeats and alarms."""
+        self._advance(now)
+        return self._outbox.take()
+
+    def next_deadline(self) -> float | None:
+        """Monotonic time at which :meth:`tick` must next be called (None: nothing pending)."""
+        deadlines = (self._batcher.deadline(), self._windows.deadline(self._wall_ms, self._now),
+                     self._deadband.deadline(), self._alarms.deadline())
+        return min((d for d in deadlines if d is not None), default=None)
+
+    def flush(self, now: float) -> list[Batch]:
+        """Shutdown: close every open window (partial ones included) and emit everything held.
+
+        Readings held back by a deadband and alarms still waiting out ``for`` are not sent."""
+        self._advance(now)
+        for window in self._windows.close_all():
+            self._batcher.add_window(window, now)
+        self._batcher.close()
+        return self._outbox.take()
+
+    def _advance(self, now: float) -> None:
+        self._now = now
+        self._wall_ms = wall = self._clock.wall_ms()
+        self._batcher.expire(now)
+        for window in self._windows.close_due(wall, now):
+            self._batcher.add_window(window, now)
+        for reading in self._deadband.heartbeats_due(wall, now):
+            self._batcher.add_reading(reading, now)
+        if self._alarms:
+            self._post_alarms(self._alarms.due(now))
+
+    def _add_windowed(self, r: Reading, now: float) -> None:
+        if self._windows.add(r, now):
+            self._batcher.add_reading(r, now)
+
+    def _add_deadband(self, r: Reading, now: float) -> None:
+        if self._deadband.offer(r, now):
+            self._batcher.add_reading(r, now)
+
+    def _post_alarms(self, fired: list[FiredAlarm]) -> None:
+        """One urgent batch for the alarms that fired together, with the values they saw."""
+        if not fired:
+            return
+        last = {name: value for alarm in fired for name, value in alarm.values.items()}
+        times = [alarm.t for alarm in fired]
+        self._outbox.post(self._outbox.draft(start=min(times), end=max(times), last=last,
+                                             alarms=[alarm.to_json() for alarm in fired]))
+        self.counters.inc("alarm_batches")

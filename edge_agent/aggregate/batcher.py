@@ -1,0 +1,180 @@
+"""Bundles readings and closed windows into envelopes sized to the metering unit.
+
+A batch closes when it holds ``max_readings`` items (readings and windows), when its first
+item is ``max_age`` old (monotonic clock), or when the next item would take its payload past
+the byte limit. Sizes are summed per item as they arrive (see :mod:`.sizing`) and checked by
+one encode at close; a batch that still came out too large is split in two.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+from edge_agent.aggregate.config import BatchingConfig
+from edge_agent.aggregate.outbox import Outbox
+from edge_agent.aggregate.sizing import (
+    envelope_overhead,
+    last_entry_bytes,
+    name_bytes,
+    reading_bytes,
+    value_bytes,
+    window_bytes,
+)
+from edge_agent.envelope import MAX_PAYLOAD_BYTES, METERING_UNIT_BYTES, Quality, Reading, Value, Window
+from edge_agent.metrics import Counters
+
+log = logging.getLogger(__name__)
+
+VALUE_TOO_LARGE: Final = -413
+"""``Reading.code`` of a reading whose value could not fit in any envelope: the value is dropped,
+the reading travels with quality bad and this code (negative codes are edgeferry's own)."""
+
+
+def byte_limit(batching: BatchingConfig) -> int:
+    """Payload size a batch may fill: ``max_bytes``, rounded down to whole 5 KB metering units
+    when ``fill_metering_units`` is set (IoT Core meters payloads in 5 KB steps, so the part of
+    a unit left over would be paid for in full), never above the 128 KB IoT Core limit."""
+    limit = batching.max_bytes
+    if batching.fill_metering_units and limit >= METERING_UNIT_BYTES:
+        limit = limit // METERING_UNIT_BYTES * METERING_UNIT_BYTES
+    return min(limit, MAX_PAYLOAD_BYTES)
+
+
+class Batcher:
+    """The telemetry batch being filled; finished batches go to the :class:`Outbox`."""
+
+    def __init__(self, outbox: Outbox, batching: BatchingConfig, counters: Counters) -> None:
+        self._outbox = outbox
+        self._counters = counters
+        self._limit = byte_limit(batching)
+        self._max_items = batching.max_readings
+        self._max_age = batching.max_age
+        h = outbox.header
+        self._overhead = envelope_overhead(h.device, h.site, h.asset_type, h.epoch)
+        self._alone_max = (MAX_PAYLOAD_BYTES - self._overhead) // 2
+        """A reading larger than this might not fit alone (its value is in ``last`` too)."""
+        self._names: dict[str, int] = {}
+        self._readings: list[Reading] = []
+        self._windows: list[Window] = []
+        self._last_sizes: dict[str, int] = {}
+        self._bytes = self._overhead
+        self._count = 0
+        self._opened_at: float | None = None
+
+    @property
+    def limit(self) -> int:
+        """Payload bytes a batch is filled to."""
+        return self._limit
+
+    def deadline(self) -> float | None:
+        """Monotonic time at which the open batch reaches ``max_age``; None when empty."""
+        return None if self._opened_at is None else self._opened_at + self._max_age
+
+    def add_reading(self, r: Reading, now: float) -> None:
+        point = r.point
+        name_size = self._names.get(point)
+        if name_size is None:
+            name_size = self._names[point] = name_bytes(point)
+        v_size = value_bytes(r.v)
+        size = reading_bytes(r, name_size, v_size)
+        if size > self._alone_max:
+            r = self._without_value(r, size)
+            v_size = 4
+            size = reading_bytes(r, name_size, v_size)
+        self._make_room(point, name_size, v_size, size, now)
+        self._readings.append(r)
+        self._added()
+
+    def add_window(self, w: Window, now: float) -> None:
+        point = w.point
+        name_size = self._names.get(point)
+        if name_size is None:
+            name_size = self._names[point] = name_bytes(point)
+        self._make_room(point, name_size, value_bytes(w.last), window_bytes(w), now)
+        self._windows.append(w)
+        self._added()
+
+    def expire(self, now: float) -> None:
+        """Close the open batch if it has reached ``max_age``."""
+        if self._opened_at is not None and now >= self._opened_at + self._max_age:
+            self.close()
+
+    def close(self) -> None:
+        """Finish the open batch (if any) and post it."""
+        if not self._count:
+            return
+        readings, windows = self._readings, self._windows
+        self._readings, self._windows = [], []
+        self._last_sizes = {}
+        self._bytes = self._overhead
+        self._count = 0
+        self._opened_at = None
+        self._pack(readings, windows)
+
+    def _make_room(self, point: str, name_size: int, v_size: int, size: int, now: float) -> None:
+        """Account for an item about to be added, closing the batch first if it would overflow."""
+        reserved = self._last_sizes.get(point)
+        grow = size + (last_entry_bytes(name_size, v_size) if reserved is None
+                       else max(0, v_size - reserved))
+        if self._count and self._bytes + grow > self._limit:
+            self.close()
+            reserved = None
+            grow = size + last_entry_bytes(name_size, v_size)
+        self._last_sizes[point] = v_size if reserved is None else max(reserved, v_size)
+        self._bytes += grow
+        if self._opened_at is None:
+            self._opened_at = now
+
+    def _added(self) -> None:
+        self._count += 1
+        if self._count >= self._max_items:
+            self.close()
+
+    def _pack(self, readings: list[Reading], windows: list[Window]) -> None:
+        """Post one batch of these items, or two halves if the encoded batch is over the limit."""
+        times = [r.t for r in readings] + [w.t for w in windows]
+        ends = [r.t for r in readings] + [w.t + w.w for w in windows]
+        batch = self._outbox.draft(start=min(times), end=max(ends), last=_latest(readings, windows),
+                                   readings=tuple(readings), windows=tuple(windows))
+        encoded = len(batch.encode())
+        if encoded > self._limit and len(readings) + len(windows) > 1:
+            self._counters.inc("batch_splits")
+            log.warning("batch over its byte limit after close; splitting",
+                        extra={"bytes": encoded, "limit": self._limit,
+                               "items": len(readings) + len(windows)})
+            if readings and windows:
+                self._pack(readings, [])
+                self._pack([], windows)
+            else:
+                half = (len(readings) + len(windows)) // 2
+                self._pack(readings[:half], windows[:half])
+                self._pack(readings[half:], windows[half:])
+            return
+        self._outbox.post(batch)
+        self._counters.inc("batches")
+        self._counters.inc("batch_bytes", encoded)
+        self._counters.inc("readings_out", len(readings))
+        self._counters.inc("windows_out", len(windows))
+
+    def _without_value(self, r: Reading, size: int) -> Reading:
+        self._counters.inc("values_too_large")
+        log.warning("reading value too large for any envelope; sending it as bad quality",
+                    extra={"point": r.point, "t": r.t, "bytes": size})
+        return Reading(r.device, r.point, r.t, None, Quality.BAD, VALUE_TOO_LARGE)
+
+
+def _latest(readings: list[Reading], windows: list[Window]) -> dict[str, Value | None]:
+    """``last`` of a batch: each point's value with the latest time (a window's time is its end)."""
+    times: dict[str, int] = {}
+    last: dict[str, Value | None] = {}
+    for w in windows:
+        end = w.t + w.w - 1
+        if end >= times.get(w.point, end):
+            times[w.point] = end
+            last[w.point] = w.last
+    for r in readings:
+        if r.t >= times.get(r.point, r.t):
+            times[r.point] = r.t
+            last[r.point] = r.v
+    return last
