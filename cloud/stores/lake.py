@@ -1,0 +1,233 @@
+"""The lake: Parquet files, hive-partitioned (``site=a/date=2026-11-22/part-….parquet``).
+
+Rows are first staged in a SQLite file beside the data (``_staging.db``, committed before a
+write returns) together with the message key, which makes writes durable and idempotent. Staged
+rows go into an open Parquet file in buffered row groups; a file is written under a hidden
+temporary name and renamed when closed, after which it never changes. A closed file is named
+after the first and last staged row it holds, so after a crash between the rename and the
+clean-up of the staging table the rows are recognised and not written twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from cloud.stores.records import Record, Row
+from cloud.stores.sql import SqlDatabase, Transaction
+
+logger = logging.getLogger(__name__)
+
+DERIVED_KEYS = ("date", "hour")
+"""Partition keys computed from the row time (UTC); any other key names a row field."""
+ROW_FIELDS = tuple(Row.__dataclass_fields__)
+_QUOTED_FIELDS = ", ".join(f'"{c}"' for c in ROW_FIELDS)
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "device": pa.string(), "point": pa.string(), "t": pa.int64(), "kind": pa.string(),
+    "value": pa.float64(), "text": pa.string(), "q": pa.int8(), "site": pa.string(),
+    "asset_type": pa.string(), "epoch": pa.string(), "seq": pa.int64(), "w": pa.int64(),
+    "n": pa.int64(), "min": pa.float64(), "max": pa.float64(), "avg": pa.float64(),
+}
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS lake_messages (
+        device TEXT NOT NULL, epoch TEXT NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (device, epoch, seq))""",
+    f"""CREATE TABLE IF NOT EXISTS lake_staged (id INTEGER PRIMARY KEY AUTOINCREMENT,
+        partition TEXT NOT NULL, {_QUOTED_FIELDS})""",
+)
+_FILE_NAME = re.compile(r"^part-(\d{12})-(\d{12})\.parquet$")
+
+
+def partition_keys_valid(keys: Sequence[str]) -> list[str]:
+    """The keys that name neither a row field nor a derived key (empty when all are valid)."""
+    return [k for k in keys if k not in DERIVED_KEYS and k not in ROW_FIELDS]
+
+
+@dataclass(slots=True)
+class _OpenFile:
+    first_id: int
+    last_id: int = 0
+    rows: int = 0
+    writer: pq.ParquetWriter | None = None
+    buffer: list[Row] = field(default_factory=list)
+    opened: float = field(default_factory=time.monotonic)
+
+
+class LakeStore:
+    """Parquet lake under ``root`` partitioned by ``partition_by``; files are closed when they
+    hold ``file_rows`` rows or are older than ``max_file_age`` seconds (checked on each write
+    and by :meth:`flush`)."""
+
+    def __init__(self, root: Path, *, partition_by: Sequence[str] = ("date",), row_group_rows: int = 10_000,
+                 file_rows: int = 100_000, max_file_age: float = 300.0) -> None:
+        bad = partition_keys_valid(partition_by)
+        if bad:
+            raise ValueError(f"unknown partition keys {bad}; use row fields or {DERIVED_KEYS}")
+        self.root = root
+        self.partition_by = tuple(partition_by)
+        self.row_group_rows = row_group_rows
+        self.file_rows = file_rows
+        self.max_file_age = max_file_age
+        self._columns = [c for c in ROW_FIELDS if c not in self.partition_by]
+        self._schema = pa.schema([(c, _ARROW_TYPES[c]) for c in self._columns])
+        self._db = SqlDatabase(path=root / "_staging.db")
+        self._open: dict[str, _OpenFile] = {}
+        self._lock = asyncio.Lock()
+
+    def open(self) -> None:
+        """Open the staging table, drop unfinished files, and resume the staged rows (blocking)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._db.open(SCHEMA)
+        for tmp in self.root.rglob(".part-*.tmp"):
+            tmp.unlink()
+        staged = self._db.transact(self._resume)
+        for partition, rows in staged.items():
+            for row_id, row in rows:
+                self._buffer(partition, row_id, row)
+
+    def close(self) -> None:
+        """Close every open file (blocking); staged rows not yet in a file stay staged."""
+        self._flush_all()
+        self._db.close()
+
+    async def write(self, record: Record) -> int:
+        """Stage a record's rows once; return how many rows were new (0 for a redelivery)."""
+        async with self._lock:
+            return await asyncio.to_thread(self._write, record)
+
+    async def flush(self, *, force: bool = False) -> None:
+        """Close files that are old enough (every open file with ``force``)."""
+        async with self._lock:
+            await asyncio.to_thread(self._flush_all if force else self._flush_aged)
+
+    def table(self) -> pa.Table:
+        """Every row in closed files, partition columns included (for queries and tests)."""
+        dataset = ds.dataset(self.root, format="parquet", partitioning="hive",
+                             ignore_prefixes=[".", "_"])
+        return dataset.to_table()
+
+    def _write(self, record: Record) -> int:
+        staged = self._db.transact(lambda tx: self._stage(tx, record))
+        for partition, row_id, row in staged:
+            self._buffer(partition, row_id, row)
+        self._flush_aged()
+        return len(staged)
+
+    def _stage(self, tx: Transaction, record: Record) -> list[tuple[str, int, Row]]:
+        key = record.key
+        if not tx.execute("INSERT INTO lake_messages (device, epoch, seq) VALUES (?, ?, ?) "
+                          "ON CONFLICT DO NOTHING", (key.device, key.epoch, key.seq)):
+            return []
+        placeholders = ", ".join("?" * (len(ROW_FIELDS) + 1))
+        out = []
+        for row in record.rows:
+            partition = self._partition(row)
+            rows = tx.query(f"INSERT INTO lake_staged (partition, {_QUOTED_FIELDS}) VALUES ({placeholders}) "
+                            "RETURNING id", (partition, *asdict(row).values()))
+            out.append((partition, int(rows[0][0]), row))
+        return out
+
+    def _partition(self, row: Row) -> str:
+        parts = []
+        for key in self.partition_by:
+            if key in DERIVED_KEYS:
+                stamp = datetime.fromtimestamp(row.t / 1000, UTC)
+                value = stamp.strftime("%Y-%m-%d") if key == "date" else stamp.strftime("%H")
+            else:
+                value = str(getattr(row, key))
+            parts.append(f"{key}={_safe(value)}")
+        return "/".join(parts)
+
+    def _resume(self, tx: Transaction) -> dict[str, list[tuple[int, Row]]]:
+        for (partition,) in tx.query("SELECT DISTINCT partition FROM lake_staged"):
+            for path in (self.root / partition).glob("part-*.parquet"):
+                match = _FILE_NAME.match(path.name)
+                if match:
+                    tx.execute("DELETE FROM lake_staged WHERE partition = ? AND id <= ? AND id >= ?",
+                               (partition, int(match.group(2)), int(match.group(1))))
+        staged: dict[str, list[tuple[int, Row]]] = {}
+        for partition, row_id, *values in tx.query(
+                f"SELECT partition, id, {_QUOTED_FIELDS} FROM lake_staged ORDER BY id"):
+            row = Row(**dict(zip(ROW_FIELDS, values, strict=True)))
+            staged.setdefault(partition, []).append((int(row_id), row))
+        return staged
+
+    def _buffer(self, partition: str, row_id: int, row: Row) -> None:
+        current = self._open.get(partition)
+        if current is None:
+            current = self._open[partition] = _OpenFile(first_id=row_id)
+        current.buffer.append(row)
+        current.last_id = row_id
+        current.rows += 1
+        if len(current.buffer) >= self.row_group_rows:
+            self._write_row_group(partition, current)
+        if current.rows >= self.file_rows:
+            self._close_file(partition, current)
+
+    def _write_row_group(self, partition: str, current: _OpenFile) -> None:
+        if not current.buffer:
+            return
+        if current.writer is None:
+            self._tmp_path(partition, current).parent.mkdir(parents=True, exist_ok=True)
+            current.writer = pq.ParquetWriter(self._tmp_path(partition, current), self._schema,
+                                              compression="zstd")
+        columns: dict[str, list[Any]] = {c: [] for c in self._columns}
+        for row in current.buffer:
+            for c in self._columns:
+                columns[c].append(getattr(row, c))
+        current.writer.write_table(pa.table(columns, schema=self._schema))
+        current.buffer.clear()
+
+    def _close_file(self, partition: str, current: _OpenFile) -> None:
+        self._write_row_group(partition, current)
+        del self._open[partition]
+        if current.writer is None:
+            return
+        current.writer.close()
+        tmp = self._tmp_path(partition, current)
+        final = tmp.with_name(f"part-{current.first_id:012d}-{current.last_id:012d}.parquet")
+        _fsync(tmp)
+        tmp.rename(final)
+        _fsync(final.parent)
+        self._db.transact(lambda tx: tx.execute(
+            "DELETE FROM lake_staged WHERE partition = ? AND id >= ? AND id <= ?",
+            (partition, current.first_id, current.last_id)))
+        logger.info("lake_file_closed", extra={"file": str(final.relative_to(self.root)),
+                                               "rows": current.rows})
+
+    def _flush_aged(self) -> None:
+        horizon = time.monotonic() - self.max_file_age
+        for partition, current in list(self._open.items()):
+            if current.opened <= horizon:
+                self._close_file(partition, current)
+
+    def _flush_all(self) -> None:
+        for partition, current in list(self._open.items()):
+            self._close_file(partition, current)
+
+    def _tmp_path(self, partition: str, current: _OpenFile) -> Path:
+        return self.root / partition / f".part-{current.first_id:012d}.tmp"
+
+
+def _safe(value: str) -> str:
+    """A partition value usable as a directory name."""
+    return re.sub(r"[^A-Za-z0-9_.:-]", "_", value) or "_"
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,132 @@
+"""One SQL connection (SQLite embedded, or PostgreSQL through psycopg 3) used from asyncio.
+
+Statements are written once with ``?`` placeholders and ``ON CONFLICT`` clauses, which both
+engines understand; for PostgreSQL the placeholders become ``%s``. Every call runs in a worker
+thread, one at a time, inside one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor the stores use."""
+
+    @property
+    def rowcount(self) -> int: ...
+    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def fetchone(self) -> Any: ...
+
+
+class Transaction:
+    """A cursor inside one transaction; ``sql`` is written with ``?`` placeholders."""
+
+    def __init__(self, cursor: Cursor, postgres: bool) -> None:
+        self._cursor = cursor
+        self._postgres = postgres
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; return the number of rows it changed."""
+        self._cursor.execute(sql.replace("?", "%s") if self._postgres else sql, params)
+        return self._cursor.rowcount
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self._cursor.execute(sql.replace("?", "%s") if self._postgres else sql, params)
+        return [tuple(row) for row in self._cursor.fetchall()]
+
+    def script(self, statements: Iterable[str]) -> None:
+        for statement in statements:
+            self._cursor.execute(statement)
+
+
+class SqlDatabase:
+    """A SQLite file (WAL, ``synchronous=FULL``: a commit survives power loss) or a PostgreSQL DSN."""
+
+    def __init__(self, *, path: Path | None = None, dsn: str | None = None) -> None:
+        if (path is None) == (dsn is None):
+            raise ValueError("give exactly one of path (SQLite) or dsn (PostgreSQL)")
+        self._path = path
+        self._dsn = dsn
+        self._conn: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def postgres(self) -> bool:
+        return self._dsn is not None
+
+    @property
+    def where(self) -> str:
+        """Where the data lives, for logs and error messages (the DSN's password is not shown)."""
+        return str(self._path) if self._path is not None else _redact(self._dsn or "")
+
+    def open(self, schema: Iterable[str]) -> None:
+        """Connect (blocking) and create the schema when missing."""
+        conn: Any
+        if self._path is not None:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=10000")
+        else:
+            import psycopg
+
+            conn = psycopg.connect(self._dsn or "", autocommit=True)
+        self._conn = conn
+        self.transact(lambda tx: tx.script(schema))
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def transact(self, work: Callable[[Transaction], T]) -> T:
+        """Run ``work`` in one transaction (blocking); commit on return, roll back on error."""
+        if self._conn is None:
+            raise RuntimeError(f"database {self.where} is not open")
+        with self._lock:
+            if self.postgres:
+                with self._conn.transaction(), self._conn.cursor() as cursor:
+                    return work(Transaction(cursor, True))
+            cursor = self._conn.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(Transaction(cursor, False))
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT")
+            return result
+
+    async def run(self, work: Callable[[Transaction], T]) -> T:
+        """:meth:`transact` in a worker thread."""
+        return await asyncio.to_thread(self.transact, work)
+
+
+class SweepClock:
+    """Says when a periodic clean-up (retention, TTL) is due, at most once per ``interval`` s."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._next = 0.0
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now < self._next:
+            return False
+        self._next = now + self.interval
+        return True
+
+
+def _redact(dsn: str) -> str:
+    return " ".join("password=***" if part.startswith("password=") else part for part in dsn.split())

@@ -1,0 +1,119 @@
+"""The embedded stream: shards by partition key hash, sequence numbers, durability, consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from cloud.stream.consumer import StreamConsumer
+from cloud.stream.log import StreamLog, shard_for
+
+
+async def test_records_go_to_the_shard_of_their_key_with_increasing_sequence_numbers(tmp_path: Path) -> None:
+    log = StreamLog(tmp_path / "s", shards=4)
+    log.open()
+    records = [(await log.put(f"dev-{i % 5}", f"m{i}".encode(), key=f"k{i}"))[0] for i in range(40)]
+    for record in records:
+        assert record.shard == shard_for(record.partition_key, 4)
+    for shard in range(4):
+        seqs = [r.seq for r in records if r.shard == shard]
+        assert seqs == list(range(1, len(seqs) + 1))
+        assert [r.data for r in await log.read(shard)] == [r.data for r in records if r.shard == shard]
+    log.close()
+
+
+async def test_a_key_is_appended_once_also_after_a_restart(tmp_path: Path) -> None:
+    log = StreamLog(tmp_path / "s", shards=2)
+    log.open()
+    first, duplicate = await log.put("a", b"x", key="k1")
+    assert not duplicate
+    log.close()
+    again = StreamLog(tmp_path / "s", shards=2)
+    again.open()
+    record, duplicate = await again.put("a", b"x", key="k1")
+    assert duplicate
+    assert (record.shard, record.seq) == (first.shard, first.seq)
+    assert [len(await again.read(s)) for s in range(2)] in ([1, 0], [0, 1])
+    again.close()
+
+
+async def test_a_torn_tail_is_cut_and_sequence_numbers_continue(tmp_path: Path) -> None:
+    log = StreamLog(tmp_path / "s", shards=1)
+    log.open()
+    for i in range(3):
+        await log.put("a", b"payload-%d" % i, key=f"k{i}")
+    log.close()
+    segment = next((tmp_path / "s" / "shard-0000").glob("*.seg"))
+    with segment.open("ab") as f:
+        f.write(b"\x00\x00\x01\x00garbage")
+    again = StreamLog(tmp_path / "s", shards=1)
+    again.open()
+    record, _ = await again.put("a", b"next", key="k3")
+    assert record.seq == 4
+    assert [r.data for r in await again.read(0)] == [b"payload-0", b"payload-1", b"payload-2", b"next"]
+    again.close()
+
+
+async def test_segments_roll_and_expire_after_the_retention(tmp_path: Path) -> None:
+    log = StreamLog(tmp_path / "s", shards=1, segment_bytes=50, retention=3600)
+    log.open()
+    for i in range(10):
+        await log.put("a", b"x" * 60, key=f"k{i}")
+    segments = sorted((tmp_path / "s" / "shard-0000").glob("*.seg"))
+    assert len(segments) == 10
+    old = time.time() - 7200
+    for path in segments[:4]:
+        os.utime(path, (old, old))
+    assert await log.expire() == 4
+    assert [r.seq for r in await log.read(0)] == list(range(5, 11))
+    _, duplicate = await log.put("a", b"x", key="k0")
+    assert not duplicate, "an expired key may come again"
+    log.close()
+
+
+async def test_a_consumer_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+    log = StreamLog(tmp_path / "s", shards=3)
+    log.open()
+    for i in range(20):
+        await log.put(f"d{i}", b"%d" % i, key=f"k{i}")
+    consumer = StreamConsumer(log, "lake-loader")
+    batch = await consumer.poll(limit=8)
+    assert len(batch) == 8
+    await consumer.commit(batch)
+    resumed = StreamConsumer(log, "lake-loader")
+    rest = await resumed.poll(limit=100)
+    assert len(rest) == 12
+    assert {r.key for r in batch}.isdisjoint({r.key for r in rest})
+    log.close()
+
+
+async def test_consumer_iterator_wakes_on_new_records(tmp_path: Path) -> None:
+    log = StreamLog(tmp_path / "s", shards=2)
+    log.open()
+    consumer = StreamConsumer(log, "c")
+    seen: list[bytes] = []
+
+    async def consume() -> None:
+        async for batch in consumer.records(idle_wait=5.0):
+            seen.extend(r.data for r in batch)
+            await consumer.commit(batch)
+            if len(seen) >= 3:
+                return
+
+    task = asyncio.create_task(consume())
+    for i in range(3):
+        await log.put("k", b"%d" % i, key=f"k{i}")
+    await asyncio.wait_for(task, 30)
+    assert seen == [b"0", b"1", b"2"]
+    assert consumer.position(shard_for("k", 2)) == 3
+    log.close()
+
+
+def test_the_shard_count_cannot_change(tmp_path: Path) -> None:
+    StreamLog(tmp_path / "s", shards=2).open()
+    with pytest.raises(ValueError, match="cannot change"):
+        StreamLog(tmp_path / "s", shards=3).open()
