@@ -14,12 +14,18 @@ if TYPE_CHECKING:
     from edge_agent.interfaces import Source
 
 
+NODE_ID = r"^(ns=\d+;)?(i=\d+|s=.+|g=[0-9A-Fa-f-]{36}|b=.+)$"
+"""OPC-UA Part 6, 5.3.1.10: ``ns=2;s=Pump1.Flow``, ``ns=3;i=1001``, ``g=<guid>``, ``b=<base64>``."""
+BROWSE_PATH = r"^/?(\d+:)?[^/]+(/(\d+:)?[^/]+)*$"
+"""Qualified names from the Objects folder, ``<namespace index>:<name>`` joined by ``/``."""
+
+
 class OpcUaPoint(PointBase):
     """A node, by id (``ns=2;s=Pump1.Flow``, ``ns=3;i=1001``) or by browse path from Objects
     (``2:Station/2:Pump1/2:Flow``)."""
 
-    node: str | None = None
-    browse_path: str | None = None
+    node: str | None = Field(default=None, pattern=NODE_ID)
+    browse_path: str | None = Field(default=None, pattern=BROWSE_PATH)
     sampling: Literal["subscribe", "poll"] = "subscribe"
 
     @model_validator(mode="after")
@@ -55,15 +61,24 @@ class OpcUaDevice(StrictModel):
     security: OpcUaSecurity = OpcUaSecurity()
     username: str | None = None
     password: SecretStr | None = None
-    poll_interval: Duration = 1.0
+    poll_interval: Duration = Field(default=1.0, gt=0)
     """For points with sampling ``poll``: one Read request for all of them per interval."""
-    sampling_interval: Duration = 1.0
+    sampling_interval: Duration = Field(default=1.0, gt=0)
     """Requested server sampling interval for subscribed points."""
-    publishing_interval: Duration = 1.0
+    publishing_interval: Duration = Field(default=1.0, gt=0)
     queue_size: int = Field(default=10, ge=1, le=10_000)
-    timeout: Duration = 5.0
-    reconnect_min: Duration = 0.5
-    reconnect_max: Duration = 30.0
+    timeout: Duration = Field(default=5.0, gt=0)
+    watchdog_interval: Duration = Field(default=1.0, gt=0)
+    """The session watchdog reads the server's state this often; no answer within the interval
+    (or a closed socket) means the connection is lost."""
+    max_nodes_per_read: int = Field(default=0, ge=0)
+    """Split a poll's Read into requests of at most this many nodes (0: one request), for
+    servers with a small ``MaxNodesPerRead`` operation limit."""
+    buffer: int = Field(default=1000, ge=1, le=1_000_000)
+    """Scans (poll cycles, notification batches) held for ``scans()``; a full buffer drops the
+    new notifications and counts them in ``queue_drops``."""
+    reconnect_min: Duration = Field(default=0.5, gt=0)
+    reconnect_max: Duration = Field(default=30.0, gt=0)
     points: list[OpcUaPoint] = Field(min_length=1)
 
     def build(self) -> Source:

@@ -1,0 +1,1 @@
+"""An OPC-UA server simulating a pump station (asyncua), with fault injection for tests."""

@@ -1,0 +1,243 @@
+"""``OpcUaSimulator``: a real asyncua server exposing a signal model as an OPC-UA address space.
+
+Node tree: ``Objects/2:Station/2:<Field>`` for station signals and ``Objects/2:Station/2:Pump<i>/
+2:<Field>`` for each pump, with string node ids ``ns=2;s=<Group>.<Field>`` (``ns=2;s=Pump3.Flow``).
+Values are written every ``update_interval`` seconds, only when they change, with source time:
+exactly what a data-change subscription reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal, Self
+
+from asyncua import ua
+from asyncua.crypto.permission_rules import User, UserRole
+from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
+from asyncua.server.server import Server
+from asyncua.server.user_managers import UserManager
+
+from simulators.opcua.certs import make_certificate
+from simulators.opcua.faults import BadStatus, Fault, Restart
+from simulators.profiles import SignalModel, SignalSpec, SignalValue, build_model
+
+logger = logging.getLogger(__name__)
+
+Security = Literal["none", "sign", "signandencrypt"]
+NAMESPACE = "urn:edgeferry:simulator"
+_VARIANT = {"analog": ua.VariantType.Double, "counter": ua.VariantType.Int64,
+            "state": ua.VariantType.Boolean, "text": ua.VariantType.String}
+_POLICIES: dict[Security, list[ua.SecurityPolicyType]] = {
+    "none": [ua.SecurityPolicyType.NoSecurity],
+    "sign": [ua.SecurityPolicyType.Basic256Sha256_Sign],
+    "signandencrypt": [ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt],
+}
+
+
+class _PasswordUsers(UserManager):
+    """asyncua user manager: only the listed user names with their passwords get a session."""
+
+    def __init__(self, users: Mapping[str, str]) -> None:
+        self._users = dict(users)
+
+    def get_user(self, iserver: Any, username: str | None = None, password: str | None = None,
+                 certificate: Any = None) -> User | None:
+        if username is not None and self._users.get(username) == password:
+            return User(role=UserRole.User, name=username)
+        return None
+
+
+class OpcUaSimulator:
+    """A simulated OPC-UA server, as an async context manager.
+
+    ``points`` sizes the pump-station profile (thousands are fine); ``faults`` from
+    :func:`~simulators.opcua.faults.parse_fault`; ``security`` other than ``none`` serves only
+    Basic256Sha256 Sign or SignAndEncrypt with a self-signed certificate (``server_certificate``)
+    and checks that a client's application URI matches its certificate; ``users`` maps user names
+    to passwords and then refuses anonymous sessions.
+    """
+
+    def __init__(self, profile: str = "pump-station", port: int = 4840, points: int | None = None,
+                 faults: Iterable[Fault] = (), security: Security = "none",
+                 users: Mapping[str, str] | None = None, *, host: str = "127.0.0.1",
+                 update_interval: float = 1.0, seed: int = 0, cert_dir: Path | None = None) -> None:
+        self.model: SignalModel = build_model(profile, points=points, seed=seed)
+        self.profile = profile
+        self.port = port
+        self.host = host
+        self.security = security
+        self.update_interval = update_interval
+        self._users = users
+        self._faults = tuple(faults)
+        self._bad: dict[str, int] = {f.key: f.code for f in self._faults if isinstance(f, BadStatus)}
+        self._cert_dir = cert_dir
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._server: Server | None = None
+        self._nodes: dict[str, ua.NodeId] = {}
+        self._published: dict[str, tuple[SignalValue, int]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._running = False
+        self.restarts = 0
+        self.server_certificate: Path | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"opc.tcp://{self.host}:{self.port}/edgeferry/"
+
+    @property
+    def node_ids(self) -> dict[str, str]:
+        """Every signal key (``Pump1.Flow``) with its node id string (``ns=2;s=Pump1.Flow``)."""
+        return {key: node.to_string() for key, node in self._nodes.items()}
+
+    async def __aenter__(self) -> Self:
+        self._server = await self._build()
+        await self._publish(force=True)
+        await self.start()
+        self._tasks.append(asyncio.create_task(self._update_forever(), name="opcua-sim-update"))
+        for fault in self._faults:
+            if isinstance(fault, Restart):
+                self._tasks.append(asyncio.create_task(self._restart_forever(fault),
+                                                       name="opcua-sim-restart"))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    async def start(self) -> None:
+        """Listen again (after :meth:`stop`); the address space and its values are kept."""
+        if self._server is not None and not self._running:
+            await self._server.start()
+            self._running = True
+            logger.info("opcua_sim_listening", extra={"endpoint": self.endpoint, "points": len(self._nodes),
+                                                      "security": self.security})
+
+    async def stop(self) -> None:
+        """Close the listener and every client connection, as a crashing server would."""
+        if self._server is not None and self._running:
+            self._running = False
+            await self._server.stop()
+
+    async def restart(self, down: float = 0.0) -> None:
+        """Stop, stay down ``down`` seconds, start again."""
+        await self.stop()
+        await asyncio.sleep(down)
+        await self.start()
+        self.restarts += 1
+
+    def set_bad_status(self, key: str, code: int | None) -> None:
+        """From the next update, node ``key`` reports ``code`` (None: good again)."""
+        if code is None:
+            self._bad.pop(key, None)
+        else:
+            self._bad[key] = code
+
+    async def _build(self) -> Server:
+        server = Server(user_manager=_PasswordUsers(self._users) if self._users else None)
+        await server.init()
+        server.set_endpoint(f"opc.tcp://{self.host}:{self.port}/edgeferry/")
+        server.set_server_name(f"edgeferry {self.profile} simulator")
+        await server.set_application_uri(f"{NAMESPACE}:{self.profile}")
+        server.set_security_policy(_POLICIES[self.security])
+        if self._users:
+            server.set_identity_tokens([ua.UserNameIdentityToken])
+        if self.security != "none":
+            await self._load_certificate(server)
+        index = await server.register_namespace(NAMESPACE)
+        await self._add_nodes(server, index)
+        return server
+
+    async def _load_certificate(self, server: Server) -> None:
+        directory = self._cert_dir
+        if directory is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="edgeferry-opcua-sim-")
+            directory = Path(self._tmp.name)
+        files = make_certificate(directory, "opcua-simulator", server.get_application_uri(),
+                                 hosts=("localhost", self.host))
+        await server.load_certificate(str(files.certificate))
+        await server.load_private_key(str(files.private_key))
+        # Time range and application URI against the client's certificate (OPC-UA Part 4, 5.6.2).
+        server.set_certificate_validator(CertificateValidator(
+            CertificateValidatorOptions.BASIC_VALIDATION | CertificateValidatorOptions.PEER_CLIENT).validate)
+        self.server_certificate = files.certificate
+
+    async def _add_nodes(self, server: Server, ns: int) -> None:
+        objects = server.nodes.objects
+        station = await objects.add_object(_node_id("Station", ns), ua.QualifiedName("Station", ns))
+        groups = {"Station": station}
+        initial = self.model.sample(time.time())
+        for spec in self.model.signals:
+            parent = groups.get(spec.group)
+            if parent is None:
+                parent = await station.add_object(_node_id(spec.group, ns), ua.QualifiedName(spec.group, ns))
+                groups[spec.group] = parent
+            value = ua.Variant(_coerce(spec, initial[spec.key]), _VARIANT[spec.kind])
+            node = await parent.add_variable(_node_id(spec.key, ns), ua.QualifiedName(spec.field, ns), value)
+            if spec.writable:
+                await node.set_writable()
+            self._nodes[spec.key] = node.nodeid
+
+    async def _update_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.update_interval)
+            await self._publish()
+
+    async def _publish(self, force: bool = False) -> None:
+        """Write every value (and injected status) that changed since the last write."""
+        assert self._server is not None
+        await self._take_client_writes()
+        now = time.time()
+        values = self.model.sample(now)
+        source_time: Any = datetime.datetime.fromtimestamp(now, datetime.UTC)
+        for spec in self.model.signals:
+            value = _coerce(spec, values[spec.key])
+            code = self._bad.get(spec.key, 0)
+            if not force and self._published.get(spec.key) == (value, code):
+                continue
+            self._published[spec.key] = (value, code)
+            dv = ua.DataValue(ua.Variant(value, _VARIANT[spec.kind]), ua.StatusCode(ua.UInt32(code)),
+                              SourceTimestamp=source_time, ServerTimestamp=source_time)
+            await self._server.write_attribute_value(self._nodes[spec.key], dv)
+
+    async def _take_client_writes(self) -> None:
+        """A client's write to a setpoint goes into the model."""
+        assert self._server is not None
+        for spec in self.model.signals:
+            if not spec.writable or spec.key not in self._published:
+                continue
+            current = self._server.read_attribute_value(self._nodes[spec.key]).Value
+            if current is not None and current.Value != self._published[spec.key][0]:
+                with contextlib.suppress(KeyError, ValueError):
+                    self.model.set(spec.key, current.Value)
+
+    async def _restart_forever(self, fault: Restart) -> None:
+        while True:
+            await asyncio.sleep(fault.every)
+            logger.info("opcua_sim_restart", extra={"down_s": fault.down})
+            await self.restart(fault.down)
+
+
+def _coerce(spec: SignalSpec, value: SignalValue) -> SignalValue:
+    if spec.kind == "analog":
+        return float(value)
+    if spec.kind == "counter":
+        return int(value)
+    if spec.kind == "state":
+        return bool(value)
+    return str(value)
+
+
+def _node_id(key: str, ns: int) -> ua.NodeId:
+    return ua.NodeId(ua.String(key), ua.Int16(ns))
