@@ -1,0 +1,5 @@
+import sys
+
+from components.fieldbus_gateway import main
+
+sys.exit(main())
