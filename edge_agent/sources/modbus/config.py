@@ -6,15 +6,13 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
+from edge_agent.codec import DType, Order, register_count
 from edge_agent.sources.points import PointBase, StrictModel
 from edge_agent.units import Duration
 
 if TYPE_CHECKING:
     from edge_agent.interfaces import Source
 
-DType = Literal["bool", "int16", "uint16", "int32", "uint32", "int64", "uint64",
-                "float32", "float64", "string"]
-Order = Literal["big", "little"]
 Table = Literal["coil", "discrete_input", "input_register", "holding_register"]
 """Function codes 1 (coils), 2 (discrete inputs), 4 (input registers), 3 (holding registers)."""
 
@@ -43,6 +41,10 @@ class ModbusPoint(PointBase):
             raise ValueError("dtype string needs length (registers)")
         if self.bit is not None and (bit_table or self.dtype != "bool"):
             raise ValueError("bit applies only to dtype bool in a register table")
+        width = 1 if bit_table else register_count(self.dtype, self.length)
+        last = self.address + (self.count - 1) * (self.stride or width) + width - 1
+        if last > 65535:
+            raise ValueError(f"the point ends at address {last}, beyond 65535")
         return self
 
 

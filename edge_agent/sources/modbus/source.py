@@ -1,0 +1,203 @@
+"""A polled Modbus device (TCP, RTU over TCP, serial RTU) as a :class:`~edge_agent.interfaces.Source`.
+
+Every ``poll_interval`` on the monotonic clock the source runs its read plan on one connection and
+yields the readings of that cycle, stamped with the wall clock (ms) when each response arrived.
+Device faults never raise: they become readings of quality BAD with a code, and counters:
+
+- a Modbus exception response: ``code`` is the exception code (2 illegal address, ...);
+- no answer within ``timeout`` after ``retries``: :data:`~edge_agent.sources.status.TIMEOUT`;
+- no connection: :data:`~edge_agent.sources.status.DISCONNECTED`; meanwhile a background task
+  reconnects with exponential backoff and full jitter (``reconnect_min`` .. ``reconnect_max``);
+- an answer that does not decode: :data:`~edge_agent.sources.status.DECODE_ERROR`.
+
+Counters: ``requests`` sent; of those ``responses`` (data), ``exceptions``, ``timeouts``,
+``disconnected`` (failed for want of a connection) and ``decode_errors``; ``points_read`` (good
+readings); ``reconnects`` (connections re-established after a loss), ``connect_failures``;
+``overruns`` (cycles skipped because the previous one, or its consumer, was still busy).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Self
+
+from pymodbus.exceptions import ConnectionException, ModbusException
+
+from edge_agent.backoff import Backoff
+from edge_agent.codec import CodecError
+from edge_agent.envelope import Quality, Reading
+from edge_agent.metrics import Counters
+from edge_agent.sources.modbus.client import build_client, endpoint
+from edge_agent.sources.modbus.config import ModbusDeviceBase, ModbusRtuDevice, ModbusTcpDevice
+from edge_agent.sources.modbus.plan import BIT_TABLES, ReadPlan, ReadRequest, plan_reads
+from edge_agent.sources.modbus.schedule import PollSchedule
+from edge_agent.sources.status import DECODE_ERROR, DISCONNECTED, TIMEOUT
+
+log = logging.getLogger(__name__)
+
+_READ_METHODS = {"coil": "read_coils", "discrete_input": "read_discrete_inputs",
+                 "holding_register": "read_holding_registers", "input_register": "read_input_registers"}
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class ModbusSource:
+    """One Modbus device: one connection, its read plan polled at a fixed rate."""
+
+    def __init__(self, config: ModbusDeviceBase) -> None:
+        if not isinstance(config, ModbusTcpDevice | ModbusRtuDevice):
+            raise TypeError("ModbusSource needs a modbus_tcp or modbus_rtu device config")
+        self.name = config.name
+        self.counters = Counters()
+        self.plan: ReadPlan = plan_reads(config)
+        self._config: ModbusTcpDevice | ModbusRtuDevice = config
+        self._where = endpoint(config)
+        self._client: Any = None
+        self._reconnector: asyncio.Task[None] | None = None
+        self._closed = asyncio.Event()
+        self._backoff = Backoff(base=config.reconnect_min, cap=config.reconnect_max)
+        self._deadline = (config.retries + 1) * config.timeout + 1.0
+        """Safety net over pymodbus's own timeout and retries."""
+        self._in_flight = asyncio.Semaphore(config.max_in_flight)
+        self._names = {id(r): tuple(p.name for p in r.points) for r in self.plan.requests}
+
+    async def __aenter__(self) -> Self:
+        self._closed.clear()
+        if not await self._connect():
+            self._lost("connect_failed")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._closed.set()
+        if self._reconnector is not None:
+            self._reconnector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconnector
+            self._reconnector = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        self.counters.set("connected", 0)
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None and bool(self._client.connected)
+
+    async def scans(self) -> AsyncIterator[Sequence[Reading]]:
+        """One list of readings per poll cycle until the source is closed."""
+        schedule = PollSchedule(self._config.poll_interval)
+        while not self._closed.is_set():
+            yield await self.poll()
+            skipped = schedule.advance()
+            if skipped:
+                self.counters.inc("overruns", skipped)
+                log.warning("modbus_poll_overrun", extra={"device": self.name, "skipped": skipped})
+            delay = schedule.delay()
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closed.wait(), delay)
+
+    async def poll(self) -> list[Reading]:
+        """Run the read plan once; every point gets a reading, good or bad."""
+        client = self._client
+        if client is None or not client.connected:
+            self._lost("not_connected")
+            t = _now_ms()
+            self.counters.inc("disconnected", len(self.plan.requests))
+            return [r for req in self.plan.requests for r in self._bad(req, DISCONNECTED, t)]
+        out: list[Reading] = []
+        if self._config.max_in_flight == 1:
+            for request in self.plan.requests:
+                out += await self._read(client, request)
+        else:
+            reads = (self._read_bounded(client, r) for r in self.plan.requests)
+            for readings in await asyncio.gather(*reads):
+                out += readings
+        if not client.connected:
+            self._lost("connection_lost")
+        return out
+
+    async def _read_bounded(self, client: Any, request: ReadRequest) -> list[Reading]:
+        async with self._in_flight:
+            return await self._read(client, request)
+
+    async def _read(self, client: Any, request: ReadRequest) -> list[Reading]:
+        self.counters.inc("requests")
+        call = getattr(client, _READ_METHODS[request.table])
+        try:
+            response = await asyncio.wait_for(
+                call(request.address, count=request.count, device_id=self._config.unit), self._deadline)
+        except (ModbusException, TimeoutError) as exc:
+            t = _now_ms()
+            if isinstance(exc, ConnectionException) or not client.connected:
+                self.counters.inc("disconnected")
+                return self._bad(request, DISCONNECTED, t)
+            self.counters.inc("timeouts")
+            return self._bad(request, TIMEOUT, t)
+        t = _now_ms()
+        if response.isError():
+            self.counters.inc("exceptions")
+            return self._bad(request, int(response.exception_code), t)
+        self.counters.inc("responses")
+        try:
+            values = request.decode(response.bits if request.table in BIT_TABLES else response.registers)
+        except CodecError as exc:
+            self.counters.inc("decode_errors")
+            log.warning("modbus_decode_error", extra={"device": self.name, "request": request.describe(),
+                                                      "error": str(exc)})
+            return self._bad(request, DECODE_ERROR, t)
+        self.counters.inc("points_read", len(values))
+        device = self.name
+        return [Reading(device, name, t, value) for name, value in zip(self._names[id(request)], values,
+                                                                        strict=True)]
+
+    def _bad(self, request: ReadRequest, code: int, t: int) -> list[Reading]:
+        device = self.name
+        return [Reading(device, name, t, None, Quality.BAD, code) for name in self._names[id(request)]]
+
+    async def _connect(self) -> bool:
+        """One connection attempt with a fresh client (bounded by ``timeout``)."""
+        client = build_client(self._config)
+        try:
+            ok = bool(await client.connect())
+        except (OSError, ModbusException, TimeoutError) as exc:
+            log.debug("modbus_connect_error", extra={"device": self.name, "error": repr(exc)})
+            ok = False
+        if not ok:
+            client.close()
+            self.counters.inc("connect_failures")
+            return False
+        self._client = client
+        self.counters.set("connected", 1)
+        log.info("modbus_connected", extra={"device": self.name, "endpoint": self._where})
+        return True
+
+    def _lost(self, reason: str) -> None:
+        """Drop the connection (if any) and reconnect in the background, once."""
+        if self._closed.is_set() or (self._reconnector is not None and not self._reconnector.done()):
+            return
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+            log.warning("modbus_disconnected", extra={"device": self.name, "endpoint": self._where,
+                                                      "reason": reason})
+        self.counters.set("connected", 0)
+        self._reconnector = asyncio.create_task(self._reconnect(), name=f"modbus-reconnect-{self.name}")
+
+    async def _reconnect(self) -> None:
+        while not self._closed.is_set():
+            delay = self._backoff.next()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closed.wait(), delay)
+            if self._closed.is_set():
+                return
+            if await self._connect():
+                self._backoff.reset()
+                self.counters.inc("reconnects")
+                return

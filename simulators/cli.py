@@ -1,0 +1,15 @@
+"""``edgeferry sim``: device simulators. Each simulator module adds its own sub-command with
+``configure(parser)``, which declares its arguments and sets ``func``."""
+
+from __future__ import annotations
+
+import argparse
+
+from simulators.modbus import cli as modbus_cli
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="simulator", metavar="SIMULATOR", required=True)
+    modbus_cli.configure(sub.add_parser(
+        "modbus", help="a Modbus/TCP or RTU device serving a pump station or reefer profile",
+        description="Serve a simulated Modbus device (pymodbus server) with live signals and faults."))
