@@ -29,6 +29,9 @@ class ConfigSummary:
     thing: str
     devices: list[DeviceSummary]
     reports_per_second: float
+    """Values reported per second after aggregation, with every deadband point changing each poll."""
+    quiet_reports_per_second: float
+    """The same with deadband points reporting only their heartbeat."""
     batches_per_day: float
     metering_units_per_day: float
     batch_bytes: int
@@ -44,7 +47,7 @@ class ConfigSummary:
 
 def summarize(config: AgentConfig) -> ConfigSummary:
     devices = [_device_summary(d) for d in config.devices]
-    rate = _reports_per_second(config)
+    quiet, rate = _reports_per_second(config)
     reading_bytes = _typical_reading_bytes(config)
     batch = config.batching
     if rate <= 0:
@@ -54,9 +57,10 @@ def summarize(config: AgentConfig) -> ConfigSummary:
         period = min(batch.max_bytes / (rate * reading_bytes), batch.max_readings / rate,
                      batch.max_age)
         batches_per_day = SECONDS_PER_DAY / period
-        batch_bytes = int(min(batch.max_bytes, rate * period * reading_bytes) + 200)
+        batch_bytes = int(min(batch.max_bytes, rate * period * reading_bytes + 200))
     units = batches_per_day * metering_units(batch_bytes) if batch_bytes else 0.0
     return ConfigSummary(thing=config.thing, devices=devices, reports_per_second=rate,
+                         quiet_reports_per_second=quiet,
                          batches_per_day=batches_per_day, metering_units_per_day=units,
                          batch_bytes=batch_bytes)
 
@@ -82,20 +86,26 @@ def _device_summary(device: object) -> DeviceSummary:
                          plan=plan)
 
 
-def _reports_per_second(config: AgentConfig) -> float:
-    """Upper estimate of values reported per second after aggregation."""
+def _reports_per_second(config: AgentConfig) -> tuple[float, float]:
+    """Values reported per second after aggregation: (deadband points quiet, every poll a change)."""
     default_mode = config.aggregation.mode
-    rate = 0.0
+    quiet = busy = 0.0
     for device in config.devices:
         interval = device.poll_interval if not isinstance(device, OpcUaDevice) else (
             device.sampling_interval)
         for point in device.points:
             mode = point.mode or default_mode
             if mode == "window":
-                rate += point.count / config.aggregation.window
-            else:  # raw, and deadband at worst (every change exceeds the band)
-                rate += point.count / interval
-    return rate
+                rate = point.count / config.aggregation.window
+                quiet, busy = quiet + rate, busy + rate
+            elif mode == "raw":
+                quiet, busy = quiet + point.count / interval, busy + point.count / interval
+            else:
+                band = point.deadband or config.aggregation.deadband
+                heartbeat = band.heartbeat if band is not None else interval
+                quiet += point.count / max(heartbeat, interval)
+                busy += point.count / interval
+    return quiet, busy
 
 
 def _typical_reading_bytes(config: AgentConfig) -> int:

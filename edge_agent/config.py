@@ -45,6 +45,8 @@ class StatusConfig(StrictModel):
     health_file: Path | None = None
     """JSON file rewritten every ``interval`` with the agent's metrics."""
     interval: Duration = 5.0
+    shutdown_grace: Duration = 5.0
+    """At shutdown, how long the forwarder may keep sending spooled batches before it stops."""
 
 
 class AgentConfig(StrictModel):

@@ -88,9 +88,11 @@ class Agent:
                         "thing": self.config.thing, "devices": len(self.config.devices),
                         "epoch": self.spool.epoch, "next_seq": self.spool.last_seq + 1})
                     await stop.wait()
-                    await asyncio.gather(*(self._stop_source(n) for n in list(self._source_tasks)))
+                    await asyncio.gather(*(self._stop_source(n, forget=False)
+                                           for n in list(self._source_tasks)))
                     await self._scans.put(())  # end marker: drain, flush, return
                     await aggregating
+                    await self._drain(self.config.status.shutdown_grace)
                     await self._stop_sink()
                     health.cancel()
             finally:
@@ -139,13 +141,21 @@ class Agent:
         self._source_tasks[device.name] = self._group.create_task(
             self._run_source(device), name=f"source-{device.name}")
 
-    async def _stop_source(self, name: str) -> None:
+    async def _stop_source(self, name: str, *, forget: bool = True) -> None:
+        """Stop a source; ``forget`` also drops its counters from the status."""
         task = self._source_tasks.pop(name)
         self._device_configs.pop(name, None)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        self.sources.pop(name, None)
+        if forget:
+            self.sources.pop(name, None)
+
+    async def _drain(self, grace: float) -> None:
+        """At shutdown, give the forwarder up to ``grace`` seconds to empty the spool."""
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and _stats_dict(self.spool).get("depth", 0) > 0:
+            await asyncio.sleep(0.05)
 
     async def _run_source(self, device: DeviceConfig) -> None:
         """Run one source; a source that fails is restarted with backoff, never stalling others."""

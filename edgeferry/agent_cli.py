@@ -66,8 +66,9 @@ def _print_summary(console: Console, config: AgentConfig, summary: ConfigSummary
                       + ("" if show_plan or len(device.plan) <= 3
                          else f"; ... ({len(device.plan) - 3} more, --plan lists all)"))
     console.print(
-        f"reported values: ~{summary.reports_per_second:,.1f}/s after aggregation; "
-        f"batches: ~{summary.batches_per_day:,.0f}/day of ~{summary.batch_bytes:,} B "
+        f"reported values after aggregation: ~{summary.quiet_reports_per_second:,.1f}/s "
+        f"(deadband points quiet) to ~{summary.reports_per_second:,.1f}/s (changing every poll); "
+        f"at most ~{summary.batches_per_day:,.0f} batches/day of ~{summary.batch_bytes:,} B "
         f"(~{summary.metering_units_per_day:,.0f} metering units of 5 KB/day)")
     console.print(f"spool: {config.spool.type}; publish: {config.publish.type}")
 

@@ -45,6 +45,7 @@ class StatusLine:
 
     async def run(self) -> None:
         await self.agent.running.wait()
+        self.meter.update(time.monotonic(), _sample(self.agent.status()))
         if not self.live:
             while True:
                 await asyncio.sleep(self.interval)
@@ -60,4 +61,5 @@ class StatusLine:
 
     def final(self) -> None:
         status = self.agent.status()
-        Console(stderr=True).print(render(status, {"readings": 0.0}))
+        rate = status.get("agent", "readings") / max(status.uptime, 1e-9)
+        Console(stderr=True).print(render(status, {"readings": rate}))
