@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from simulators.modbus import cli as modbus_cli
+from simulators.opcua import cli as opcua_cli
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -13,3 +14,6 @@ def register(parser: argparse.ArgumentParser) -> None:
     modbus_cli.configure(sub.add_parser(
         "modbus", help="a Modbus/TCP or RTU device serving a pump station or reefer profile",
         description="Serve a simulated Modbus device (pymodbus server) with live signals and faults."))
+    opcua_cli.configure(sub.add_parser(
+        "opcua", help="an OPC-UA server serving a pump station or reefer profile",
+        description="Serve a simulated OPC-UA server (asyncua) with live signals, security and faults."))

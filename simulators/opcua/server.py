@@ -77,6 +77,9 @@ class OpcUaSimulator:
         self._users = users
         self._faults = tuple(faults)
         self._bad: dict[str, int] = {f.key: f.code for f in self._faults if isinstance(f, BadStatus)}
+        unknown = sorted(set(self._bad) - {s.key for s in self.model.signals})
+        if unknown:
+            raise ValueError(f"no such node in the {profile} profile: {', '.join(unknown)}")
         self._cert_dir = cert_dir
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._server: Server | None = None
