@@ -37,8 +37,9 @@ class StreamManagerSpoolConfig(StrictModel):
     """Greengrass Stream Manager (component ``aws.greengrass.StreamManager``)."""
 
     type: Literal["stream_manager"]
-    stream: str = "edgeferry-batches"
-    max_bytes: ByteSize = Field(default=256 * 1024**2, gt=0)
+    stream: str = Field(default="edgeferry-batches", pattern=r"^[\w ,.\-]{1,200}$")
+    """Telemetry stream; alarms go to ``<stream>-alarms``, rejected batches to ``<stream>-rejected``."""
+    max_bytes: ByteSize = Field(default=256 * 1024**2, ge=1024)
     when_full: WhenFull = "drop_oldest"
     flush_on_write: bool = True
     position_file: Path = Path("stream-position.json")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import logging
-import os
 import secrets
 import sqlite3
 import time
@@ -20,6 +19,7 @@ from typing import IO, Final, Literal
 
 from edge_agent.errors import EdgeferryError, Retryable, SpoolFull
 from edge_agent.spool.errors import SpoolCorrupt, SpoolLocked
+from edge_agent.spool.files import move_aside
 
 logger = logging.getLogger(__name__)
 
@@ -255,12 +255,8 @@ def _lock(path: Path) -> IO[bytes]:
 
 
 def _move_aside(path: Path) -> None:
-    """Rename the corrupt file (and its WAL and shared-memory files) out of the way."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
-    for suffix in ("", "-wal", "-shm"):
-        source = path.with_name(path.name + suffix)
-        if source.exists():
-            os.replace(source, aside.with_name(aside.name + suffix))
+    """Rename the corrupt file with its WAL and shared-memory files (a stale WAL must not be
+    applied to the new database)."""
+    aside = move_aside(path, ("-wal", "-shm"))
     logger.error("spool_corrupt_moved_aside",
                  extra={"path": str(path), "moved_to": str(aside), "action": "new epoch started"})

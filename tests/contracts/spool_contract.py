@@ -214,12 +214,12 @@ class SpoolContract:
             self, spool_factory: SpoolFactory) -> None:
         size = batch_size()
         async with spool_factory(max_bytes=size * 5, when_full="reject_new") as spool:
-            seq = 1
-            while spool.stats().bytes + size <= size * 5:
-                await spool.put(make_batch(spool.epoch, seq))
-                seq += 1
+            seq, batch = 1, make_batch(spool.epoch, 1)
+            while spool.stats().bytes + len(batch.encode()) <= size * 5:
+                await spool.put(batch)
+                seq, batch = seq + 1, make_batch(spool.epoch, seq + 1)
             with pytest.raises(SpoolFull):
-                await spool.put(make_batch(spool.epoch, seq))
+                await spool.put(batch)
             assert seq > 2
             assert spool.last_seq == seq - 1
             assert spool.stats().dropped == 0
