@@ -145,7 +145,10 @@ class _Parser:
         if not self.token.is_keyword("SELECT"):
             raise self.error("SELECT" if assignments else "SELECT or SET")
         query = self.query(nested=False)
-        self.expect_end()
+        if self.token.kind is not Kind.EOF:
+            if query.where is not None:
+                raise self.error("an operator or end of input")
+            raise self.error("WHERE or end of input" if query.source is not None else "',', FROM or WHERE")
         return Statement(tuple(assignments), query)
 
     def query(self, *, nested: bool) -> Query:
