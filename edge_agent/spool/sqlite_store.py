@@ -79,7 +79,10 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
     """Open an existing spool file read-only (safe while an agent writes it, thanks to WAL)."""
     if not path.is_file():
         raise SpoolCorrupt(f"{path}: no such spool file")
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    # No WAL file: no writer has it open, and a read-only connection would leave empty -wal and
+    # -shm files behind; read it as immutable instead (https://www.sqlite.org/uri.html).
+    live = path.with_name(path.name + "-wal").exists()
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro{'' if live else '&immutable=1'}", uri=True)
     try:
         version = read_meta_value(conn, "schema_version")
     except sqlite3.DatabaseError as exc:
