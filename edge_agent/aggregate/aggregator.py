@@ -128,5 +128,5 @@ class Aggregator:
         last = {name: value for alarm in fired for name, value in alarm.values.items()}
         times = [alarm.t for alarm in fired]
         self._outbox.post(self._outbox.draft(start=min(times), end=max(times), last=last,
-                                             alarms=[alarm.to_json() for alarm in fired]))
+                                             alarms=tuple(alarm.to_json() for alarm in fired)))
         self.counters.inc("alarm_batches")

@@ -1,0 +1,56 @@
+import json
+import math
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from edge_agent.aggregate.sizing import (
+    encoded_size,
+    envelope_overhead,
+    last_entry_bytes,
+    name_bytes,
+    reading_bytes,
+    value_bytes,
+    window_bytes,
+)
+from edge_agent.envelope import Batch, Quality, Reading, Window, encode_json
+
+values = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(), st.text(max_size=30))
+names = st.text(min_size=1, max_size=20)
+
+
+@given(values)
+def test_value_bytes_is_the_size_of_the_encoded_value(v: object) -> None:
+    assert value_bytes(v) == len(encode_json(v))  # type: ignore[arg-type]
+
+
+@given(point=names, t=st.integers(-(2**50), 2**50), v=values, q=st.sampled_from(Quality),
+       code=st.none() | st.integers(-(2**33), 2**33))
+def test_reading_bytes_is_the_encoded_size_plus_a_comma(point: str, t: int, v: object, q: Quality,
+                                                          code: int | None) -> None:
+    r = Reading("d", point, t, v, q, code)  # type: ignore[arg-type]
+    assert reading_bytes(r, name_bytes(point), value_bytes(r.v)) == len(encode_json(r.to_json())) + 1
+
+
+def test_window_and_last_entry_sizes() -> None:
+    w = Window("temp", 60_000, 60_000, 0, math.nan, math.nan, math.nan, math.nan, math.nan, Quality.BAD)
+    assert window_bytes(w) == len(encode_json(w.to_json())) + 1
+    assert last_entry_bytes(name_bytes("temp"), value_bytes(21.5)) == len('"temp":21.5,')
+
+
+@given(readings=st.lists(st.tuples(names, values), max_size=20))
+def test_encoded_size_never_underestimates(readings: list[tuple[str, object]]) -> None:
+    rs = tuple(Reading("d", p, i, v) for i, (p, v) in enumerate(readings))  # type: ignore[arg-type]
+    batch = Batch("d", "s", "a", "e", 1, 0, 1, readings=rs, last={r.point: r.v for r in rs})
+    size = encoded_size(batch)
+    actual = len(batch.encode())
+    assert size >= actual
+    if not any(isinstance(r.v, float) and not math.isfinite(r.v) for r in rs):
+        assert size == actual
+
+
+def test_overhead_covers_the_envelope_around_the_content() -> None:
+    batch = Batch("thing-1", "site1", "pump", "epoch-1", 2**40, 1_763_769_600_000, 1_763_769_660_000,
+                  readings=(Reading("d", "x", 1, 2),), windows=(), last={})
+    content = len(json.dumps([{"point": "x", "t": 1, "v": 2, "q": 0}], separators=(",", ":")))
+    assert envelope_overhead("thing-1", "site1", "pump", "epoch-1") + content >= len(batch.encode())
