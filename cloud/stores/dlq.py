@@ -22,7 +22,7 @@ class DeadLetter:
 
     id: int
     received: int
-    message: dict[str, Any]
+    message: Any
 
 
 class DeadLetterQueue:
@@ -37,7 +37,7 @@ class DeadLetterQueue:
     def close(self) -> None:
         self.db.close()
 
-    async def put(self, message: dict[str, Any]) -> None:
+    async def put(self, message: Any) -> None:
         """Return once the message is committed to disk."""
         body = json.dumps(message, separators=(",", ":"))
         await self.db.run(lambda tx: tx.execute(

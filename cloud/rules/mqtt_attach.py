@@ -1,0 +1,189 @@
+"""Attach the rules runner to an MQTT broker (the local rig or any broker) with awscrt MQTT5.
+
+The runner subscribes to ``$aws/rules/#`` (basic ingest) and to each enabled rule's topic
+filter, one SUBSCRIBE per filter with its own subscription identifier. When filters overlap, a
+broker may deliver one copy per matching subscription (MQTT 5.0, 3.3.4); only the copy carrying
+the lowest matching identifier is processed, so every message runs through the rules once.
+Messages are handed from awscrt's thread to one asyncio worker and processed in arrival order.
+The broker's PUBACK means the runner received the message, as with IoT Core's rules engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+logger = logging.getLogger(__name__)
+
+BASIC_INGEST_FILTER = "$aws/rules/#"
+T = TypeVar("T")
+Handler = Callable[[str, bytes], Awaitable[Any]]
+
+
+class AttachError(Exception):
+    """The runner could not connect or subscribe; the message is one line for a user."""
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSettings:
+    """Broker endpoint and the privileged client identity (mutual TLS)."""
+
+    host: str
+    port: int
+    ca: Path
+    cert: Path
+    key: Path
+    client_id: str = "edgeferry-rules-runner"
+    connect_timeout: float = 30.0
+
+    @classmethod
+    def from_rig(cls, directory: Path) -> MqttSettings:
+        """The local rig in ``directory`` (started with ``edgeferry cloud up``), as its cloud identity."""
+        from cloud.rig import Rig, RigError
+
+        rig = Rig(directory)
+        try:
+            identity = rig.cloud_identity
+            return cls(rig.host, rig.port, rig.ca_path, identity.cert_path, identity.key_path)
+        except RigError as exc:
+            raise AttachError(str(exc)) from None
+
+
+def topic_matches(topic_filter: str, topic: str) -> bool:
+    """MQTT topic-filter matching (``+`` one level, ``#`` the rest, ``$`` topics only literally)."""
+    if topic.startswith("$") and topic_filter[:1] in ("+", "#"):
+        return False
+    levels, parts = topic_filter.split("/"), topic.split("/")
+    for i, level in enumerate(levels):
+        if level == "#":
+            return True
+        if i >= len(parts) or (level != "+" and level != parts[i]):
+            return False
+    return len(levels) == len(parts)
+
+
+class MqttAttachment:
+    """An awscrt MQTT5 client feeding ``handler(topic, payload)`` one message at a time."""
+
+    def __init__(self, settings: MqttSettings, handler: Handler, topic_filters: Sequence[str]) -> None:
+        self.settings = settings
+        self._handler = handler
+        self.filters = [BASIC_INGEST_FILTER, *dict.fromkeys(f for f in topic_filters if f)]
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[tuple[str, bytes, list[int]] | None] = asyncio.Queue()
+        self._connected = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._failure: str | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._subscribing: asyncio.Task[None] | None = None
+        self._client: Any = None
+        self.duplicates = 0
+
+    async def start(self) -> None:
+        from awscrt import mqtt5
+        from awsiot import mqtt5_client_builder
+
+        s = self.settings
+        self._client = mqtt5_client_builder.mtls_from_path(
+            endpoint=s.host, port=s.port, cert_filepath=str(s.cert), pri_key_filepath=str(s.key),
+            ca_filepath=str(s.ca), client_id=s.client_id,
+            extended_validation_and_flow_control_options=mqtt5.ExtendedValidationAndFlowControlOptions.NONE,
+            session_behavior=mqtt5.ClientSessionBehaviorType.CLEAN,
+            retry_jitter_mode=mqtt5.ExponentialBackoffJitterMode.FULL,
+            min_reconnect_delay_ms=250, max_reconnect_delay_ms=10_000,
+            enable_metrics_collection=False,
+            on_publish_received=self._on_publish,
+            on_lifecycle_connection_success=lambda _: self._loop.call_soon_threadsafe(self._on_connected),
+            on_lifecycle_connection_failure=lambda data: self._loop.call_soon_threadsafe(
+                self._on_failure, str(data.exception)),
+            on_lifecycle_stopped=lambda _: self._loop.call_soon_threadsafe(self._stopped.set),
+        )
+        self._client.start()
+        try:
+            await asyncio.wait_for(self._connected.wait(), s.connect_timeout)
+            if self._subscribing is not None:
+                await self._subscribing
+        except TimeoutError:
+            await self.stop()
+            raise AttachError(f"cannot connect to mqtts://{s.host}:{s.port} within {s.connect_timeout:g} s"
+                              + (f": {self._failure}" if self._failure else "")) from None
+        self._worker = asyncio.create_task(self._work())
+
+    def _on_connected(self) -> None:
+        """Subscribe on every connection: a clean session has no subscriptions after a reconnect."""
+        self._connected.set()
+        logger.info("rules_runner_connected", extra={"host": self.settings.host, "port": self.settings.port})
+        self._subscribing = asyncio.create_task(self._subscribe())
+
+    def _on_failure(self, error: str) -> None:
+        self._failure = error
+        logger.warning("rules_runner_connect_failed", extra={"error": error})
+
+    async def _subscribe(self) -> None:
+        from awscrt import mqtt5
+
+        for identifier, topic_filter in enumerate(self.filters, start=1):
+            packet = mqtt5.SubscribePacket(
+                subscriptions=[mqtt5.Subscription(topic_filter, mqtt5.QoS.AT_LEAST_ONCE)],
+                subscription_identifier=identifier)
+            try:
+                suback = await self._wait(self._client.subscribe(packet))
+            except Exception as exc:
+                logger.warning("rules_runner_subscribe_failed", extra={"filter": topic_filter, "error": exc})
+                continue
+            codes = [int(code) for code in suback.reason_codes]
+            if any(code >= 0x80 for code in codes):
+                logger.warning("rules_runner_subscription_refused", extra={"filter": topic_filter,
+                                                                           "reason": codes})
+
+    def _on_publish(self, data: Any) -> None:
+        packet = data.publish_packet
+        item = (packet.topic, bytes(packet.payload or b""), list(packet.subscription_identifiers or []))
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+
+    async def _work(self) -> None:
+        while (item := await self._queue.get()) is not None:
+            topic, payload, identifiers = item
+            if identifiers and min(identifiers) != self._first_match(topic):
+                self.duplicates += 1
+                continue
+            try:
+                await self._handler(topic, payload)
+            except Exception:
+                logger.exception("rules_runner_message_failed", extra={"topic": topic})
+
+    def _first_match(self, topic: str) -> int | None:
+        return next((i for i, f in enumerate(self.filters, start=1) if topic_matches(f, topic)), None)
+
+    async def publish(self, topic: str, payload: bytes, qos: int) -> None:
+        """Publish (QoS 1: return after the PUBACK)."""
+        from awscrt import mqtt5
+
+        if self._client is None:
+            raise RuntimeError("the rules runner is not connected")
+        packet = mqtt5.PublishPacket(topic=topic, payload=payload, qos=mqtt5.QoS(qos))
+        result = await self._wait(self._client.publish(packet))
+        puback = getattr(result, "puback", None)
+        if puback is not None and int(puback.reason_code) >= 0x80:
+            raise RuntimeError(f"broker refused the publish to {topic}: {puback.reason_code.name}")
+
+    async def stop(self) -> None:
+        """Stop receiving, then finish the messages already received."""
+        if self._client is not None:
+            self._client.stop()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), 10)
+        if self._worker is not None:
+            self._queue.put_nowait(None)
+            await self._worker
+            self._worker = None
+        self._client = None
+
+    async def _wait(self, future: Future[T]) -> T:
+        return await asyncio.wait_for(asyncio.wrap_future(future), 30)

@@ -1,0 +1,148 @@
+"""The rules file: topic rules declared as AWS declares them (``TopicRulePayload``), in YAML.
+
+    dataDir: data                  # embedded stores, relative to this file
+    rules:
+      - name: telemetry
+        sql: SELECT * FROM 'dt/+/+/+/telemetry'
+        awsIotSqlVersion: '2016-03-23'
+        actions:
+          - stream: {streamName: telemetry, partitionKey: '${topic(4)}'}
+          - lake: {partitionBy: [site, date]}
+        errorAction:
+          dlq: {}
+
+Every problem is reported with its path (``rules[0].actions[1].lake.partitionBy: ...``), all at
+once, SQL syntax errors included.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from cloud.rules.actions import ActionSpec
+from cloud.rules.actions.base import CloudModel
+
+SqlVersion = Literal["2015-10-08", "2016-03-23", "beta"]
+RULE_NAME = r"^[a-zA-Z0-9_]{1,128}$"
+"""AWS rule names: letters, digits and underscores (CreateTopicRule's ``ruleName`` pattern)."""
+
+
+class RulesFileError(Exception):
+    """An invalid rules file; ``problems`` lists every ``path: message``."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+class AwsExportSettings(CloudModel):
+    """What ``rules export-aws`` needs to write ARNs and URLs for the AWS actions."""
+
+    role_arn: str = "arn:aws:iam::123456789012:role/edgeferry-iot-rules"
+    """The role IoT assumes to run the actions (every AWS action takes one)."""
+    region: str = "us-east-1"
+    account_id: str = Field(default="123456789012", pattern=r"^\d{12}$")
+
+
+class RuleSpec(CloudModel):
+    """One topic rule: its name plus AWS's ``TopicRulePayload`` fields."""
+
+    name: str = Field(pattern=RULE_NAME)
+    sql: str = Field(min_length=1)
+    description: str = ""
+    aws_iot_sql_version: SqlVersion = "2016-03-23"
+    actions: list[ActionSpec] = Field(default_factory=list, max_length=10)
+    """At most 10 actions per rule, as in AWS."""
+    error_action: ActionSpec | None = None
+    rule_disabled: bool = False
+
+
+class RulesFile(CloudModel):
+    data_dir: Path = Path("edgeferry-data")
+    """Where the embedded stores live (relative paths are relative to the rules file)."""
+    rules: list[RuleSpec] = Field(min_length=1)
+    aws: AwsExportSettings = AwsExportSettings()
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> RulesFile:
+        dupes = [name for name, n in Counter(r.name for r in self.rules).items() if n > 1]
+        if dupes:
+            raise ValueError(f"rule names must be unique: {', '.join(dupes)}")
+        return self
+
+    def rule(self, name: str) -> RuleSpec | None:
+        return next((r for r in self.rules if r.name == name), None)
+
+
+def parse_rules(data: Any, source: str = "<rules>", *, base: Path | None = None) -> RulesFile:
+    """Validate a parsed document (and compile every rule's SQL); raise :class:`RulesFileError`."""
+    if not isinstance(data, dict):
+        raise RulesFileError(source, ["(top level): expected a mapping with a 'rules' list"])
+    try:
+        rules = RulesFile.model_validate(data)
+    except ValidationError as exc:
+        raise RulesFileError(source, _problems(exc)) from None
+    sql_problems = [f"rules[{i}].sql: {problem}" for i, rule in enumerate(rules.rules)
+                    if (problem := _sql_problem(rule)) is not None]
+    if sql_problems:
+        raise RulesFileError(source, sql_problems)
+    if base is not None and not rules.data_dir.is_absolute():
+        rules = rules.model_copy(update={"data_dir": base / rules.data_dir})
+    return rules
+
+
+def load_rules(path: Path) -> RulesFile:
+    """Read, validate and compile a rules file."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise RulesFileError(str(path), [f"cannot read: {exc.strerror}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
+        raise RulesFileError(str(path), [f"{where}: {getattr(exc, 'problem', exc)}"]) from None
+    return parse_rules(data, str(path), base=path.parent)
+
+
+def _sql_problem(rule: RuleSpec) -> str | None:
+    from cloud.rules import compile_rule
+    from cloud.rules.errors import RulesError
+
+    try:
+        compile_rule(rule.sql, sql_version=rule.aws_iot_sql_version)
+    except RulesError as exc:
+        return str(exc)
+    return None
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    out = []
+    for err in exc.errors(include_url=False):
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "union_tag_invalid":
+            message = (f"unknown backend type {err['input'].get('type')!r}; "
+                       f"expected one of {err['ctx']['expected_tags']}")
+        out.append(f"{_location(tuple(err['loc']))}: {message}")
+    return out
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    """``("rules", 0, "actions", 1, "lake", "backend", "firehose", "x")`` ->
+    ``rules[0].actions[1].lake.backend.x`` (the union tag pydantic inserts is left out)."""
+    out = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif i > 0 and loc[i - 1] == "backend" and i + 1 < len(loc):
+            continue
+        else:
+            out += f".{part}" if out else part
+    return out or "(top level)"

@@ -1,0 +1,173 @@
+"""The rules runner without MQTT (``process``): routing, fan-out to every sink, idempotence, DLQ."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cloud.rules.rulesfile import RulesFile, parse_rules
+from cloud.rules.runner import RulesRunner
+from cloud.stores.current_state import CurrentStateStore
+from cloud.stores.dlq import DeadLetterQueue
+from cloud.stores.lake import LakeStore
+from cloud.stores.sql import SqlDatabase
+from cloud.stores.timeseries import TimeseriesStore
+from cloud.stream.log import StreamLog
+from tests.unit.cloud.batches import make_batch
+
+TOPIC = "dt/plant1/pump/pump-1/telemetry"
+INGEST = f"$aws/rules/telemetry/{TOPIC}"
+
+
+def rules_doc(data_dir: Path, *, extra_actions: list[dict[str, Any]] | None = None) -> RulesFile:
+    return parse_rules({
+        "dataDir": str(data_dir),
+        "rules": [
+            {"name": "telemetry", "sql": "SELECT * FROM 'dt/+/+/+/telemetry'",
+             "actions": [
+                 {"stream": {"streamName": "telemetry", "backend": {"type": "embedded", "shards": 2}}},
+                 {"lake": {"partitionBy": ["site", "date"]}},
+                 {"timeseries": {"retention": "3650d"}},
+                 {"current_state": {}},
+                 *(extra_actions or []),
+             ],
+             "errorAction": {"dlq": {}}},
+            {"name": "hot",
+             "sql": "SELECT device, last.p0 AS p0 FROM 'dt/+/+/+/telemetry' WHERE last.p0 > 250",
+             "actions": [{"republish": {"topic": "alerts/${topic(4)}", "qos": 1}}],
+             "errorAction": {"dlq": {}}},
+            {"name": "off", "sql": "SELECT * FROM 'dt/#'", "ruleDisabled": True,
+             "actions": [{"stream": {"streamName": "off"}}]},
+        ],
+    })
+
+
+class Published(list[tuple[str, bytes, int]]):
+    async def __call__(self, topic: str, payload: bytes, qos: int) -> None:
+        if topic.startswith("alerts/broken"):
+            raise ConnectionError("broker gone")
+        self.append((topic, payload, qos))
+
+
+@pytest.fixture
+def published() -> Published:
+    return Published()
+
+
+@pytest.fixture
+async def runner(tmp_path: Path, published: Published) -> AsyncIterator[RulesRunner]:
+    async with RulesRunner(rules_doc(tmp_path / "data"), publish=published) as running:
+        yield running
+
+
+async def stored(data: Path) -> dict[str, Any]:
+    """Everything the embedded stores hold, read through their own APIs."""
+    log = StreamLog(data / "stream" / "telemetry", shards=2)
+    log.open()
+    stream = [r for shard in range(2) for r in await log.read(shard)]
+    log.close()
+    lake = LakeStore(data / "lake" / "telemetry", partition_by=["site", "date"])
+    lake.open()
+    lake.close()
+    ts = TimeseriesStore(SqlDatabase(path=data / "timeseries" / "telemetry.db"), retention=1e12)
+    ts.open()
+    rows = await ts.count()
+    ts.close()
+    state = CurrentStateStore(SqlDatabase(path=data / "current_state" / "current_state.db"))
+    state.open()
+    latest = await state.latest("pump-1")
+    state.close()
+    dlq = DeadLetterQueue(SqlDatabase(path=data / "dlq" / "dlq.db"))
+    dlq.open()
+    letters = await dlq.peek(100)
+    dlq.close()
+    return {"stream": stream, "lake": lake.table().num_rows, "timeseries": rows, "state": latest,
+            "dlq": [letter.message for letter in letters]}
+
+
+async def test_a_basic_ingest_batch_reaches_every_sink_of_its_rule(tmp_path: Path,
+                                                                   published: Published) -> None:
+    async with RulesRunner(rules_doc(tmp_path / "data"), publish=published) as runner:
+        outcome = await runner.process(INGEST, make_batch(seq=1, readings=6).encode(), clientid="pump-1")
+        assert outcome.fired == ["telemetry"], "basic ingest goes to the named rule only"
+        assert outcome.failures == {}
+    held = await stored(tmp_path / "data")
+    assert [json.loads(r.data)["seq"] for r in held["stream"]] == [1]
+    assert held["lake"] == 6
+    assert held["timeseries"] == 6
+    assert {s.point for s in held["state"]} == {"p0", "p1", "p2"}
+    assert held["dlq"] == []
+    assert runner.snapshot()["fired"] == 1
+
+
+async def test_redelivered_batches_leave_no_duplicates(tmp_path: Path, published: Published) -> None:
+    async with RulesRunner(rules_doc(tmp_path / "data"), publish=published) as runner:
+        for seq in (1, 2, 1, 3, 2, 1):
+            await runner.process(INGEST, make_batch(seq=seq, readings=4).encode())
+    async with RulesRunner(rules_doc(tmp_path / "data"), publish=published) as runner:
+        await runner.process(INGEST, make_batch(seq=2, readings=4).encode())
+    held = await stored(tmp_path / "data")
+    assert sorted(json.loads(r.data)["seq"] for r in held["stream"]) == [1, 2, 3]
+    assert held["lake"] == 12
+    assert held["timeseries"] == 12
+
+
+async def test_an_ordinary_topic_goes_to_every_enabled_rule_that_matches(runner: RulesRunner,
+                                                                         published: Published) -> None:
+    outcome = await runner.process(TOPIC, make_batch(seq=3, readings=3).encode())
+    assert outcome.fired == ["telemetry", "hot"]
+    assert [(t, json.loads(p), q) for t, p, q in published] == [
+        ("alerts/pump-1", {"device": "pump-1", "p0": 300}, 1)]
+
+
+async def test_basic_ingest_to_a_missing_or_disabled_rule_is_dropped(runner: RulesRunner) -> None:
+    assert (await runner.process("$aws/rules/off/dt/a/b/c/telemetry", b"{}")).fired == []
+    assert (await runner.process("$aws/rules/nope/dt/a/b/c/telemetry", b"{}")).fired == []
+    assert runner.snapshot()["rule_not_found"] == 2
+    assert (await runner.process("other/topic", b"{}")).fired == []
+    assert runner.snapshot()["unmatched"] == 1
+
+
+async def test_failing_actions_make_exactly_one_dlq_record_per_message(tmp_path: Path,
+                                                                       published: Published) -> None:
+    failing = [{"republish": {"topic": "alerts/broken/a"}}, {"republish": {"topic": "alerts/broken/b"}}]
+    doc = rules_doc(tmp_path / "data", extra_actions=failing)
+    payloads = [make_batch(seq=seq).encode() for seq in (1, 2)]
+    async with RulesRunner(doc, publish=published) as runner:
+        for payload in payloads:
+            outcome = await runner.process(INGEST, payload, clientid="pump-1")
+            assert len(outcome.failures["telemetry"]) == 2
+        assert runner.snapshot()["action_errors"] == 4
+        assert runner.snapshot()["dlq"] == 2
+    held = await stored(tmp_path / "data")
+    assert held["timeseries"] == 8, "the actions that worked still wrote"
+    assert len(held["dlq"]) == 2
+    for letter, payload in zip(held["dlq"], payloads, strict=True):
+        assert letter["ruleName"] == "telemetry"
+        assert letter["topic"] == INGEST
+        assert letter["clientId"] == "pump-1"
+        assert base64.b64decode(letter["base64OriginalPayload"]) == payload
+        assert [(f["failedAction"], f["failedResource"]) for f in letter["failures"]] == [
+            ("RepublishAction", "alerts/broken/a"), ("RepublishAction", "alerts/broken/b")]
+        assert all("broker gone" in f["errorMessage"] for f in letter["failures"])
+
+
+async def test_malformed_payloads_never_crash_the_runner(tmp_path: Path, runner: RulesRunner) -> None:
+    binary = b"\x00\x01\xfe not json"
+    outcome = await runner.process(INGEST, binary)
+    assert outcome.fired == ["telemetry"], "SELECT * passes a binary payload through, as AWS does"
+    truncated = make_batch(seq=9).encode()[:40]
+    await runner.process(TOPIC, truncated)
+    wrong_shape = json.dumps({"schema": "edgeferry.batch/1", "device": 5}).encode()
+    await runner.process(TOPIC, wrong_shape)
+    await runner.process(INGEST, make_batch(seq=1).encode())
+    assert runner.snapshot()["messages"] == 4
+    await runner.__aexit__(None, None, None)
+    held = await stored(tmp_path / "data")
+    assert binary in [r.data for r in held["stream"]]
+    assert held["timeseries"] == 4 + 2, "the good batch, plus the two scalar fields of the odd object"
