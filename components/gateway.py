@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from components.ipc import ComponentIpc, ValidationRequest
@@ -22,7 +22,7 @@ from edge_agent.errors import ConfigError, EdgeferryError
 from edge_agent.interfaces import Sink
 from edge_agent.publish.config import GreengrassPublishConfig
 from edge_agent.publish.greengrass import GreengrassIpcSink, IotCorePublisher
-from edge_agent.supervisor import Agent
+from edge_agent.supervisor import Agent, SinkFactory
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,11 @@ class GatewayComponent:
     """Runs one :class:`Agent` for the core device and keeps it in step with its configuration."""
 
     def __init__(self, ipc: ComponentIpc, *, thing_name: str | None = None,
-                 mqtt_sink_factory: Callable[[AgentConfig], Sink] | None = None) -> None:
+                 mqtt_sink_factory_for: Callable[[AgentConfig], Awaitable[SinkFactory]] | None = None) -> None:
         self.ipc = ipc
         self.thing_name = thing_name if thing_name is not None else os.environ.get("AWS_IOT_THING_NAME")
-        self.mqtt_sink_factory = mqtt_sink_factory
+        self.mqtt_sink_factory_for = mqtt_sink_factory_for
+        self.mqtt_sink_factory: SinkFactory | None = None
         self.agent: Agent | None = None
 
     def sink_for(self, config: AgentConfig) -> Sink:
@@ -68,6 +69,8 @@ class GatewayComponent:
                 log.error("invalid_configuration", extra={"problem": problem})
             await self.ipc.report("ERRORED")
             raise
+        if self.mqtt_sink_factory_for is not None and not isinstance(config.publish, GreengrassPublishConfig):
+            self.mqtt_sink_factory = await self.mqtt_sink_factory_for(config)
         self.agent = Agent(config, spool=config.spool.build(), sink_factory=self.sink_for)
         await self.ipc.watch()
         async with asyncio.TaskGroup() as group:

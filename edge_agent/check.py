@@ -67,10 +67,10 @@ def summarize(config: AgentConfig) -> ConfigSummary:
 
 def _device_summary(device: object) -> DeviceSummary:
     if isinstance(device, ModbusDeviceBase):
-        plan = plan_reads(device)
-        return DeviceSummary(name=device.name, kind=device.type, points=plan.point_count,
-                             reads_per_cycle=len(plan.requests), poll_interval=device.poll_interval,
-                             plan=plan.describe())
+        reads = plan_reads(device)
+        return DeviceSummary(name=device.name, kind=str(getattr(device, "type", "modbus")),
+                             points=reads.point_count, reads_per_cycle=len(reads.requests),
+                             poll_interval=device.poll_interval, plan=reads.describe())
     assert isinstance(device, OpcUaDevice)
     points = sum(p.count for p in device.points)
     polled = sum(p.count for p in device.points if p.sampling == "poll")

@@ -107,7 +107,8 @@ class Agent:
         if fixed:
             raise ConfigError("configuration update", [
                 f"{f}: cannot change while running (restart the agent to apply)" for f in fixed])
-        old, self.config = self.config, config
+        new_sink = self.sink_factory(config) if config.publish != self.config.publish else None
+        self.config = config
         wanted = {d.name: d for d in config.devices}
         for name in [n for n in self._device_configs if wanted.get(n) != self._device_configs[n]]:
             await self._stop_source(name)
@@ -115,9 +116,9 @@ class Agent:
             if self.aggregator is not None:
                 await self._store(self.aggregator.flush(time.monotonic()))
             self.aggregator = self._make_aggregator(config)
-        if config.publish != old.publish:
+        if new_sink is not None:
             await self._stop_sink()
-            self.sink = self.sink_factory(config)
+            self.sink = new_sink
             self.forwarder = self._make_forwarder(config, self.spool, self.sink)
             await self._start_sink(self.sink)
         for name, device in wanted.items():
@@ -154,7 +155,8 @@ class Agent:
     async def _drain(self, grace: float) -> None:
         """At shutdown, give the forwarder up to ``grace`` seconds to empty the spool."""
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and _stats_dict(self.spool).get("depth", 0) > 0:
+        # Bounded, shutdown-only wait; the spool offers no "empty" event to wait on.
+        while time.monotonic() < deadline and _stats_dict(self.spool).get("depth", 0) > 0:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
 
     async def _run_source(self, device: DeviceConfig) -> None:

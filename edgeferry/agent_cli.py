@@ -22,7 +22,7 @@ from edge_agent.config import AgentConfig, load_config
 from edge_agent.identity import Identity
 from edge_agent.interfaces import Sink
 from edge_agent.publish.config import MqttPublishConfig
-from edge_agent.supervisor import Agent
+from edge_agent.supervisor import Agent, SinkFactory
 from edgeferry.status_line import StatusLine
 
 
@@ -87,30 +87,33 @@ def _run(args: argparse.Namespace) -> int:
     return asyncio.run(run_agent(config, duration=args.duration, show_status=show_status))
 
 
-def build_sink(config: AgentConfig) -> Sink:
-    """The configured sink, with the device identity loaded (or provisioned) when it needs one."""
+async def sink_factory_for(config: AgentConfig) -> SinkFactory:
+    """Resolve the device identity once (provisioning it by claim at first start) and return the
+    factory that builds the sink for a configuration."""
     identity: Identity | None = None
     if isinstance(config.publish, MqttPublishConfig):
-        identity = resolve_identity(config)
-    return config.publish.build(identity)
+        identity = await resolve_identity(config, config.publish)
+
+    def build(current: AgentConfig) -> Sink:
+        return current.publish.build(identity)
+
+    return build
 
 
-def resolve_identity(config: AgentConfig) -> Identity:
-    """Load the identity store; at first start with only a claim certificate, provision first."""
-    if not Identity.exists(config.identity.dir) and config.identity.claim is not None:
+async def resolve_identity(config: AgentConfig, publish: MqttPublishConfig) -> Identity:
+    """Load the identity store; with a claim configured, provision first if the store is empty."""
+    if config.identity.claim is not None:
         from provisioning.device import ensure_identity
 
-        publish = config.publish
-        assert isinstance(publish, MqttPublishConfig)
-        return ensure_identity(config.identity, endpoint=publish.endpoint, port=publish.port,
-                               thing_hint=config.thing)
+        return await ensure_identity(config.identity, endpoint=publish.endpoint, port=publish.port,
+                                     thing_hint=config.thing)
     return Identity.load(config.identity, config.thing)
 
 
 async def run_agent(config: AgentConfig, *, duration: float | None = None,
                     show_status: bool = False) -> int:
     """Run one agent until SIGINT/SIGTERM or ``duration`` seconds."""
-    agent = Agent.from_config(config, build_sink)
+    agent = Agent.from_config(config, await sink_factory_for(config))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

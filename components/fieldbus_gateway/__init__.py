@@ -27,10 +27,15 @@ def run_component() -> int:
 async def _main() -> int:
     from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 
-    from edgeferry.agent_cli import build_sink
+    from edgeferry.agent_cli import sink_factory_for
 
-    client = await asyncio.to_thread(GreengrassCoreIPCClientV2)
-    component = GatewayComponent(ComponentIpc(client), mqtt_sink_factory=build_sink)
+    socket = os.environ.get(NUCLEUS_SOCKET_ENV)
+    try:
+        client = await asyncio.to_thread(GreengrassCoreIPCClientV2)
+    except Exception as exc:
+        raise EdgeferryError(f"cannot connect to the Greengrass nucleus IPC socket {socket}: {exc}") from None
+    ipc = ComponentIpc(client)
+    component = GatewayComponent(ipc, mqtt_sink_factory_for=sink_factory_for)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
