@@ -28,7 +28,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="how often values change (default 1s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fault", action="append", default=[], metavar="KIND:ARGS",
-                        help="exception:ADDR[:CODE], timeout:P, drop:SECONDS, stuck:ADDR (repeatable)")
+                        help="exception:ADDR[:CODE] (registers), timeout:P, drop:SECONDS, stuck:ADDR (repeatable)")
     parser.add_argument("--print-map", action="store_true",
                         help="print the register map and exit")
     parser.set_defaults(func=run)

@@ -1,7 +1,7 @@
 """Fault injection for the Modbus simulator, written on the command line as ``KIND:ARGS``.
 
-- ``exception:ADDR[:CODE]``: any read or write whose range covers ADDR (in any table) gets Modbus
-  exception CODE (default 4, server device failure);
+- ``exception:ADDR[:CODE]``: a read or write of holding or input registers whose range covers
+  ADDR gets Modbus exception CODE (default 4, server device failure);
 - ``timeout:P``: each request goes unanswered with probability P (0..1);
 - ``drop:SECONDS``: every SECONDS all client connections are closed;
 - ``stuck:ADDR``: the value covering ADDR (in any table) stops updating.

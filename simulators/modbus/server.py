@@ -127,12 +127,12 @@ class ModbusSimulator:
     async def _on_request(self, function_code: int, start_address: int, address: int, count: int,
                           registers: list[int], set_values: list[int] | list[bool] | None) -> ExcCodes | None:
         """pymodbus ``SimDevice.action``: for coils and discrete inputs ``address`` is the bit
-        address and ``count`` the number of 16-bit words the request spans."""
+        address and ``count`` the number of 16-bit words the request spans (so exception faults,
+        which need the exact range, apply to register tables only)."""
         self.stats.inc("requests")
         table = _FC_TABLE[function_code]
         bits = table in BIT_TABLES
-        span = count * 16 - address % 16 if bits else count
-        code = self.faults.exception_for(address, span)
+        code = None if bits else self.faults.exception_for(address, count)
         if code is not None:
             self.stats.inc("exceptions")
             return ExcCodes(code)

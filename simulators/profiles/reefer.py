@@ -93,8 +93,8 @@ class Reefer:
             self._compressor = True
         elif self._return_air < self._setpoint - 1.0:
             self._compressor = False
-        warming = (ambient - self._return_air) * (0.004 if door else 0.0004)
-        cooling = -0.012 if self._compressor else 0.0
+        warming = (ambient - self._return_air) * (0.0015 if door else 0.0004)
+        cooling = -0.03 if self._compressor else 0.0
         self._return_air += (warming + cooling) * dt
         if self._compressor:
             self._engine_hours += dt / 3600.0
