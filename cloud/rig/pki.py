@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,6 +116,17 @@ class CertificateAuthority:
         cert = builder.sign(self._key, hashes.SHA256())
         return IssuedCertificate(cert.public_bytes(serialization.Encoding.PEM),
                                  key_pem(key) if key is not None else b"")
+
+
+    def revocation_list(self, serials: Iterable[int], *, validity: dt.timedelta = VALIDITY) -> bytes:
+        """A PEM CRL signed by this CA that lists ``serials`` (mosquitto's ``crlfile``)."""
+        now = dt.datetime.now(dt.UTC)
+        builder = (x509.CertificateRevocationListBuilder().issuer_name(self.cert.subject)
+                   .last_update(now - _BACKDATE).next_update(now + validity))
+        for serial in serials:
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build())
+        return builder.sign(self._key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
 
 
 def _san(name: str) -> x509.GeneralName:

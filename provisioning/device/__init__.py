@@ -1,0 +1,131 @@
+"""Device side of fleet provisioning by claim: claim certificate -> own certificate -> thing.
+
+:func:`ensure_identity` is what an agent calls at start: a provisioned device returns its stored
+identity at once; otherwise it provisions with the claim configured in ``IdentityConfig.claim``,
+resuming a provisioning that a restart interrupted (see :mod:`provisioning.device.pending`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge_agent.errors import EdgeferryError
+from edge_agent.identity import ClaimConfig, Identity, IdentityConfig, store_identity
+from provisioning.device import keys
+from provisioning.device.client import ClaimConnection, IdentityClient, ThingRegistration
+from provisioning.device.pending import IssuedCertificate, PendingProvisioning
+from provisioning.errors import ProvisioningRejected, ProvisioningUnavailable
+
+__all__ = ["Backoff", "ensure_identity", "provision"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Retries for what retrying can help (throttling, 5xx, timeouts): exponential, full jitter."""
+
+    attempts: int = 6
+    initial: float = 1.0
+    maximum: float = 60.0
+
+    def delay(self, attempt: int) -> float:
+        return random.uniform(0.0, min(self.maximum, self.initial * 2 ** attempt))
+
+
+async def ensure_identity(identity_config: IdentityConfig, endpoint: str, port: int, thing_hint: str,
+                          *, backoff: Backoff = Backoff()) -> Identity:
+    """The device's identity: loaded if the store is complete, else provisioned by claim first.
+
+    ``thing_hint`` is the thing name used when the store has none, and the MQTT client id of the
+    claim connection. Raises :class:`ProvisioningRejected` for a refusal retrying cannot fix.
+    """
+    if not _complete(identity_config.dir):
+        if identity_config.claim is None:
+            raise EdgeferryError(f"identity: {identity_config.dir} holds no device certificate and no "
+                                 "claim is configured to provision one")
+        await provision(identity_config.claim, identity_config.dir, endpoint=endpoint, port=port,
+                        ca=identity_config.ca, client_id=thing_hint, backoff=backoff)
+    return Identity.load(identity_config, thing_hint)
+
+
+async def provision(claim: ClaimConfig, directory: Path, *, endpoint: str, port: int, ca: Path | None,
+                    client_id: str, backoff: Backoff = Backoff(),
+                    answer_within: float = 30.0) -> ThingRegistration:
+    """Provision by claim into the identity store ``directory``; retry what can be retried."""
+    connection = ClaimConnection(endpoint, port, claim.certificate, claim.private_key, ca, client_id,
+                                 answer_within)
+    for attempt in range(backoff.attempts):
+        try:
+            return await _provision_once(claim, directory, connection)
+        except (ProvisioningRejected, ProvisioningUnavailable) as exc:
+            retryable = isinstance(exc, ProvisioningUnavailable) or exc.retryable
+            if not retryable or attempt + 1 == backoff.attempts:
+                raise
+            delay = backoff.delay(attempt)
+            logger.warning("provisioning_retry", extra={"client_id": client_id, "attempt": attempt + 1,
+                                                        "delay": round(delay, 2), "error": str(exc)})
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable: the last attempt raises")
+
+
+async def _provision_once(claim: ClaimConfig, directory: Path,
+                          connection: ClaimConnection) -> ThingRegistration:
+    pending = PendingProvisioning(directory)
+    async with IdentityClient(connection) as client:
+        issued = pending.certificate()
+        if issued is None or not issued.token_valid() or pending.key() is None:
+            issued = await _new_certificate(client, claim, pending, connection.client_id)
+        try:
+            registration = await _register(client, claim, issued)
+        except ProvisioningRejected as exc:
+            if exc.error_code != "InvalidCertificateOwnershipToken":
+                raise
+            logger.warning("provisioning_token_refused", extra={"client_id": connection.client_id})
+            issued = await _new_certificate(client, claim, pending, connection.client_id)
+            registration = await _register(client, claim, issued)
+    key_pem = pending.key()
+    if key_pem is None:
+        raise EdgeferryError(f"provisioning: the private key in {pending.directory} disappeared")
+    ca_pem = connection.ca.read_bytes() if connection.ca is not None else None
+    store_identity(directory, thing_name=registration.thing_name, cert_pem=issued.certificate_pem.encode(),
+                   key_pem=key_pem, ca_pem=ca_pem, endpoint=connection.endpoint,
+                   certificate_id=issued.certificate_id)
+    pending.clear()
+    logger.info("device_provisioned", extra={"thing": registration.thing_name,
+                                             "certificate_id": issued.certificate_id})
+    return registration
+
+
+async def _new_certificate(client: IdentityClient, claim: ClaimConfig, pending: PendingProvisioning,
+                           client_id: str) -> IssuedCertificate:
+    """A new certificate from IoT Core, its key (0600) and ownership token saved before use."""
+    if claim.method == "keys":
+        grant = await client.create_keys_and_certificate()
+        if grant.private_key_pem is None:
+            raise ProvisioningRejected(500, "InvalidResponse", "CreateKeysAndCertificate returned no key")
+        pending.save_key(grant.private_key_pem.encode())
+    else:
+        key = keys.new_private_key()
+        pending.save_key(keys.private_key_pem(key))
+        grant = await client.create_certificate_from_csr(keys.certificate_signing_request(key, client_id))
+        if not keys.certificate_matches_key(grant.certificate_pem, key):
+            raise ProvisioningRejected(500, "InvalidResponse", "the issued certificate is not for our key")
+    issued = IssuedCertificate(grant.certificate_id, grant.certificate_pem, grant.ownership_token,
+                               time.time())
+    pending.save_certificate(issued)
+    return issued
+
+
+async def _register(client: IdentityClient, claim: ClaimConfig,
+                    issued: IssuedCertificate) -> ThingRegistration:
+    return await client.register_thing(claim.template, issued.ownership_token, claim.parameters)
+
+
+def _complete(directory: Path) -> bool:
+    return Identity.exists(directory) and (directory / "identity.json").exists()
