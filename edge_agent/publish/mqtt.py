@@ -136,6 +136,7 @@ class MqttSink:
         if self._closing or self._state is not ConnectionState.CONNECTED:
             return
         self.counters.inc("disconnects")
+        self._set_state(ConnectionState.WAITING)
         logger.warning("mqtt_connection_lost", extra={"thing": self.identity.thing_name,
                                                       "error": _error_name(error)})
         self._lifecycle = asyncio.create_task(self._connect_after_jitter(stop_first=True),
