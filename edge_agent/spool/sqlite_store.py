@@ -27,6 +27,9 @@ SCHEMA_VERSION: Final = 1
 DEAD_LETTER_KEEP: Final = 100
 """Rejected batches kept for inspection; older ones are forgotten (the counter remains)."""
 
+WAL_SIZE_LIMIT: Final = 4 * 1024 * 1024
+"""After a checkpoint the WAL file is truncated to at most this (SQLite keeps it otherwise)."""
+
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS batches (
@@ -165,7 +168,18 @@ class SpoolDatabase:
         except (sqlite3.Error, OSError) as exc:
             if conn.in_transaction:
                 conn.rollback()
-            raise self._translate(exc) from exc
+            error = self._translate(exc)
+            if isinstance(error, SpoolFull):
+                self._shrink_wal()
+            raise error from exc
+
+    def _shrink_wal(self) -> None:
+        """Copy the WAL into the database and truncate it: on a full disk the WAL is often what
+        holds the space (it is only checkpointed every ~4 MB by default)."""
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            logger.warning("spool_checkpoint_failed", extra={"path": str(self.path), "error": str(exc)})
 
     def load(self, seq: int) -> bytes | None:
         """The payload of a stored batch, or None when it is gone."""
@@ -208,6 +222,7 @@ def _connect(path: Path) -> sqlite3.Connection:
             raise EdgeferryError(f"{path}: an SQLite database but not an edgeferry spool; not touching it")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
         _create(conn)
         version = read_meta_value(conn, "schema_version")
         if version != SCHEMA_VERSION:
