@@ -65,9 +65,9 @@ def envelope_overhead(device: str, site: str, asset_type: str, epoch: str) -> in
 
 
 def encoded_size(batch: Batch) -> int:
-    """At least ``len(batch.encode())`` and exactly that unless the batch holds NaN, at a third
-    of its cost: the C encoder writes NaN/infinities as ``NaN``/``Infinity`` where ``encode``
-    writes ``null``, so each ``NaN`` found adds the one byte it is short (``Infinity`` is longer)."""
+    """At least ``len(batch.encode())`` (exactly that when no ``NaN`` appears), at a third of its
+    cost: the C encoder writes NaN/infinities as ``NaN``/``Infinity`` where ``encode`` writes
+    ``null``, so each ``NaN`` found adds the one byte it is short (``Infinity`` is longer)."""
     return _json_size(batch.to_json())
 
 

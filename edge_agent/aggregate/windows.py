@@ -13,12 +13,14 @@ Rules (the envelope's window fields are ``n, min, max, avg, first, last, q``):
 * Strings, missing values and NaN/infinities cannot be aggregated: they travel raw
   (``not_aggregable``).
 * Window k closes once the wall clock reaches ``(k+1)*w + lateness``. So that a wall clock
-  stepped backward cannot hold a window open, it also closes at the latest ``w + lateness``
-  after it opened, on the monotonic clock.
+  stepped backward cannot hold a window open, it also closes at the latest ``2*w + lateness``
+  after it opened, on the monotonic clock (a window may open up to one width before it starts,
+  see below, so a shorter bound would cut windows short while the clocks agree).
 * A reading stamped more than one window ahead of the wall clock is not windowed (it travels
   raw, ``future_readings``): one bogus timestamp must not open, and so close, a window early.
-* A window is emitted once. A reading for a window that has already closed (late, or stamped
-  before a backward clock step) travels raw and is counted in ``late_readings``: nothing is lost.
+* A window is emitted once. A reading for a window that has closed, or whose close time the
+  wall clock has already passed (late, or stamped before a backward clock step), travels raw
+  and is counted in ``late_readings``: nothing is lost.
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ class WindowBank:
             raise ValueError("window width must be positive")
         self._w = width_ms
         self._lateness = lateness_ms
-        self._backstop = (width_ms + lateness_ms) / 1000
+        self._backstop = (2 * width_ms + lateness_ms) / 1000
         self._counters = counters
         self._open: dict[int, _Bucket] = {}
         self._horizon = _BEFORE_ALL
@@ -144,8 +146,9 @@ class WindowBank:
 
     def close_due(self, wall_ms: int, now: float) -> list[Window]:
         """Close every window whose end (plus lateness) the wall clock has reached, and every
-        window open for longer than its width (plus lateness) on the monotonic clock."""
+        window open for longer than twice its width (plus lateness) on the monotonic clock."""
         self._newest = wall_ms // self._w + 1
+        self._horizon = max(self._horizon, (wall_ms - self._lateness) // self._w)
         if not self._open:
             return []
         due = [k for k, b in self._open.items()

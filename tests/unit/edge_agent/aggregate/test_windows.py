@@ -104,9 +104,9 @@ def test_readings_stamped_far_ahead_of_the_wall_clock_are_not_windowed(bank: Win
 def test_a_backward_wall_step_cannot_hold_a_window_open(bank: WindowBank) -> None:
     bank.add(Reading("d", "p", T0 + 100, 1), now=50.0)
     wall_after_step = T0 - 3_600_000
-    assert bank.close_due(wall_after_step, 50.0 + W / 1000 - 0.001) == []
-    assert bank.deadline(wall_after_step, 55.0) == pytest.approx(50.0 + W / 1000)
-    [w] = bank.close_due(wall_after_step, 50.0 + W / 1000)
+    assert bank.close_due(wall_after_step, 50.0 + 2 * W / 1000 - 0.001) == []
+    assert bank.deadline(wall_after_step, 55.0) == pytest.approx(50.0 + 2 * W / 1000)
+    [w] = bank.close_due(wall_after_step, 50.0 + 2 * W / 1000)
     assert w.t == T0
 
 

@@ -1,0 +1,98 @@
+"""Whatever the clocks do, windows partition the readings, nothing is lost or doubled, seqs climb."""
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from edge_agent.aggregate import PointMode, byte_limit
+from edge_agent.aggregate.config import BatchingConfig
+from edge_agent.clock import ManualClock
+from edge_agent.envelope import MAX_PAYLOAD_BYTES, Batch, Quality, Reading
+
+from .conftest import START_MS, build_aggregator
+
+WIDTH_MS = 10_000
+MODES = {"w1": PointMode("window"), "w2": PointMode("window"), "r1": PointMode("raw")}
+
+value = st.one_of(st.floats(-1e6, 1e6), st.integers(-1000, 1000), st.booleans(), st.sampled_from(["on", "off"]))
+reading = st.tuples(st.sampled_from(sorted(MODES)), st.integers(-12_000, 12_000), value,
+                    st.sampled_from([Quality.GOOD, Quality.GOOD, Quality.UNCERTAIN, Quality.BAD]))
+operation = st.one_of(
+    st.tuples(st.just("scan"), st.lists(reading, min_size=1, max_size=8)),
+    st.tuples(st.just("scan"), st.lists(reading, min_size=1, max_size=8)),
+    st.tuples(st.just("advance"), st.floats(0, 15)),
+    st.tuples(st.just("step"), st.integers(-120_000, 120_000)),
+    st.tuples(st.just("tick"), st.none()),
+)
+batching = st.fixed_dictionaries({"max_readings": st.integers(1, 40), "max_bytes": st.integers(512, 8192),
+                                  "max_age": st.floats(0.5, 30)})
+
+
+def is_windowed(r: Reading) -> bool:
+    return r.q is not Quality.BAD and isinstance(r.v, int | float)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(operation, min_size=3, max_size=40), batch_cfg=batching, lateness=st.sampled_from([0, 2]),
+       next_seq=st.integers(1, 10**12))
+def test_windows_partition_the_readings_under_clock_jumps(ops: list[tuple[str, Any]], batch_cfg: dict[str, Any],
+                                                          lateness: int, next_seq: int) -> None:
+    clock = ManualClock(wall_ms=START_MS, monotonic=500.0)
+    agg = build_aggregator(MODES, clock=clock, aggregation={"window": WIDTH_MS / 1000, "lateness": lateness},
+                           batching=batch_cfg, next_seq=next_seq)
+    inputs: list[Reading] = []
+    out: list[Batch] = []
+    for op, arg in ops:
+        if op == "scan":
+            scan = [Reading("d", p, clock.wall_ms() + dt, v, q, 3 if q is Quality.BAD else None)
+                    for p, dt, v, q in arg]
+            inputs += scan
+            out += agg.add(scan, clock.monotonic())
+        elif op == "advance":
+            clock.advance(arg)
+        elif op == "step":
+            clock.step_wall(arg)
+        else:
+            out += agg.tick(clock.monotonic())
+        deadline = agg.next_deadline()
+        assert deadline is None or deadline > clock.monotonic() or op in ("advance", "step")
+    out += agg.flush(clock.monotonic())
+
+    assert [b.seq for b in out] == list(range(next_seq, next_seq + len(out)))
+    limit = byte_limit(BatchingConfig.model_validate(batch_cfg))
+    for b in out:
+        size = len(b.encode())
+        assert size <= MAX_PAYLOAD_BYTES
+        assert size <= limit or len(b.readings) + len(b.windows) == 1
+
+    raw_out = Counter(r for b in out for r in b.readings)
+    assert not raw_out - Counter(inputs), "a reading came out that never went in, or came out twice"
+    windowed = Counter(inputs) - raw_out
+    assert all(r.point in ("w1", "w2") and is_windowed(r) for r in windowed), "a reading was lost"
+    assert all(raw_out[r] == Counter(inputs)[r] for r in inputs if not is_windowed(r) or r.point == "r1")
+
+    expected: dict[tuple[str, int], list[Reading]] = defaultdict(list)
+    for r in windowed.elements():
+        expected[(r.point, r.t // WIDTH_MS * WIDTH_MS)].append(r)
+    windows = [w for b in out for w in b.windows]
+    keys = [(w.point, w.t) for w in windows]
+    assert len(keys) == len(set(keys)), "a window was emitted twice"
+    assert {k for k, w in zip(keys, windows, strict=True) if w.n} == set(expected)
+    for key, w in zip(keys, windows, strict=True):
+        if not w.n:
+            assert w.q is Quality.BAD
+            continue
+        group = expected[key]
+        numbers = [float(r.v) for r in group]  # type: ignore[arg-type]
+        assert w.n == len(group)
+        assert (w.min, w.max) == (min(numbers), max(numbers))
+        assert abs(w.avg - sum(numbers) / len(numbers)) <= 1e-9 * max(1.0, *map(abs, numbers))
+        first_t, last_t = min(r.t for r in group), max(r.t for r in group)
+        assert w.first in [r.v for r in group if r.t == first_t]
+        assert w.last in [r.v for r in group if r.t == last_t]
+        assert w.q == max(r.q for r in group)
+    assert sum(w.n for w in windows) == sum(windowed.values())
+    event(f"windows with readings: {min(3, sum(1 for w in windows if w.n))}")
+    event(f"late readings: {min(3, agg.counters.get('late_readings'))}")
