@@ -241,7 +241,7 @@ def _is_number(text: str) -> bool:
 
 
 DEFAULT_TEMPLATE_NAME = "edgeferry-device"
-DEFAULT_TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "device_template.json"
+DEFAULT_TEMPLATE_PATH = Path(__file__).resolve().parent.parent / f"{DEFAULT_TEMPLATE_NAME}.json"
 """The template edgeferry ships: thing ``<AssetType>-<SerialNumber>``, certificate ACTIVE."""
 
 

@@ -1,0 +1,1 @@
+"""AWS artifacts for fleet provisioning by claim: the provisioning template and the IoT policies."""
