@@ -7,7 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+from cloud import query
 from cloud.rig import Rig, RigError
+from cloud.rules import runner_cli
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +36,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     issue.add_argument("--out", type=Path, default=None,
                        help="identity directory (default: DIR/things/THING)")
     issue.set_defaults(func=_issue_cert)
+
+    runner_cli.register_rules(sub)
+    query.register_query(sub)
 
 
 def _rig_dir(parser: argparse.ArgumentParser) -> None:

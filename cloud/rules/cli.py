@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from cloud import export_aws
 from cloud.rules.errors import RulesError
 from cloud.rules.evaluate import SQL_VERSIONS
 from cloud.rules.rule import compile_rule
@@ -25,6 +26,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     """Add the ``rules`` sub-commands."""
     sub = parser.add_subparsers(dest="rules_command", metavar="SUBCOMMAND", required=True)
     _register_eval(sub)
+    export_aws.register_export_aws(sub)
     # Sub-commands of cloud.rules.actions (export-aws) register here, one line each:
     #   <module>.register_<name>(sub)
 

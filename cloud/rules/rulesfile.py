@@ -17,6 +17,7 @@ once, SQL syntax errors included.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
@@ -78,6 +79,14 @@ class RulesFile(CloudModel):
 
     def rule(self, name: str) -> RuleSpec | None:
         return next((r for r in self.rules if r.name == name), None)
+
+
+def print_problems(exc: RulesFileError) -> int:
+    """Print every problem of a rules file on stderr, one line each; return the exit code (2)."""
+    for problem in exc.problems:
+        print(f"{exc.source}: {problem}", file=sys.stderr)
+    print(f"edgeferry: {len(exc.problems)} problem(s) in {exc.source}", file=sys.stderr)
+    return 2
 
 
 def parse_rules(data: Any, source: str = "<rules>", *, base: Path | None = None) -> RulesFile:

@@ -17,7 +17,6 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +24,12 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from cloud.stores.partitions import DERIVED_KEYS, ROW_FIELDS, partition_keys_valid, partition_path
 from cloud.stores.records import Record, Row
 from cloud.stores.sql import SqlDatabase, Transaction
 
 logger = logging.getLogger(__name__)
 
-DERIVED_KEYS = ("date", "hour")
-"""Partition keys computed from the row time (UTC); any other key names a row field."""
-ROW_FIELDS = tuple(Row.__dataclass_fields__)
 _QUOTED_FIELDS = ", ".join(f'"{c}"' for c in ROW_FIELDS)
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "device": pa.string(), "point": pa.string(), "t": pa.int64(), "kind": pa.string(),
@@ -47,11 +44,6 @@ SCHEMA = (
         partition TEXT NOT NULL, {_QUOTED_FIELDS})""",
 )
 _FILE_NAME = re.compile(r"^part-(\d{12})-(\d{12})\.parquet$")
-
-
-def partition_keys_valid(keys: Sequence[str]) -> list[str]:
-    """The keys that name neither a row field nor a derived key (empty when all are valid)."""
-    return [k for k in keys if k not in DERIVED_KEYS and k not in ROW_FIELDS]
 
 
 @dataclass(slots=True)
@@ -132,22 +124,11 @@ class LakeStore:
         placeholders = ", ".join("?" * (len(ROW_FIELDS) + 1))
         out = []
         for row in record.rows:
-            partition = self._partition(row)
+            partition = partition_path(row, self.partition_by)
             rows = tx.query(f"INSERT INTO lake_staged (partition, {_QUOTED_FIELDS}) VALUES ({placeholders}) "
                             "RETURNING id", (partition, *asdict(row).values()))
             out.append((partition, int(rows[0][0]), row))
         return out
-
-    def _partition(self, row: Row) -> str:
-        parts = []
-        for key in self.partition_by:
-            if key in DERIVED_KEYS:
-                stamp = datetime.fromtimestamp(row.t / 1000, UTC)
-                value = stamp.strftime("%Y-%m-%d") if key == "date" else stamp.strftime("%H")
-            else:
-                value = str(getattr(row, key))
-            parts.append(f"{key}={_safe(value)}")
-        return "/".join(parts)
 
     def _resume(self, tx: Transaction) -> dict[str, list[tuple[int, Row]]]:
         for (partition,) in tx.query("SELECT DISTINCT partition FROM lake_staged"):
@@ -218,11 +199,6 @@ class LakeStore:
 
     def _tmp_path(self, partition: str, current: _OpenFile) -> Path:
         return self.root / partition / f".part-{current.first_id:012d}.tmp"
-
-
-def _safe(value: str) -> str:
-    """A partition value usable as a directory name."""
-    return re.sub(r"[^A-Za-z0-9_.:-]", "_", value) or "_"
 
 
 def _fsync(path: Path) -> None:

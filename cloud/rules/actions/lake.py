@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, field_validator
 
@@ -17,8 +17,11 @@ from cloud.rules.actions.base import (
     Embedded,
     json_line,
 )
-from cloud.stores.lake import DERIVED_KEYS, LakeStore, partition_keys_valid
+from cloud.stores.partitions import DERIVED_KEYS, partition_keys_valid
 from cloud.stores.records import Row
+
+if TYPE_CHECKING:
+    from cloud.stores.lake import LakeStore
 
 FIREHOSE_BATCH = 500
 """PutRecordBatch takes at most 500 records."""
@@ -62,6 +65,8 @@ class LakeAction(CloudModel):
         backend = self.backend
         if isinstance(backend, FirehoseLakeBackend):
             return LakeWrite(backend.delivery_stream_name, aws_client(context, "firehose", backend))
+        from cloud.stores.lake import LakeStore
+
         root = context.data_dir / "lake" / self.table
         lake = context.shared(f"lake:{root}", lambda: Embedded(
             LakeStore(root, partition_by=self.partition_by, row_group_rows=backend.row_group_rows,
@@ -77,7 +82,7 @@ class LakeWrite:
         self._target = target
 
     async def __call__(self, message: ActionMessage) -> None:
-        if isinstance(self._target, LakeStore):
+        if not isinstance(self._target, AwsClient):
             await self._target.write(message.record)
             return
         rows = message.record.rows

@@ -1,0 +1,134 @@
+"""``edgeferry rules export-aws``: each local rule as the ``TopicRulePayload`` that
+``aws iot create-topic-rule --rule-name NAME --topic-rule-payload file://NAME.json`` takes.
+
+Local actions map to the AWS actions they stand in for: stream -> kinesis, lake -> firehose,
+current_state -> dynamoDBv2, dlq -> sqs, timeseries -> timestream, republish -> republish. A
+backend with no AWS IoT rule action (NATS JetStream, PostgreSQL) is refused with its path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from cloud.rules.actions import ActionSpec
+from cloud.rules.actions.current_state import CurrentStateAction, DynamoDbStateBackend
+from cloud.rules.actions.dlq import DlqAction, SqsQueueBackend
+from cloud.rules.actions.lake import FirehoseLakeBackend, LakeAction
+from cloud.rules.actions.republish import RepublishAction
+from cloud.rules.actions.stream import NatsStreamBackend, StreamAction
+from cloud.rules.actions.timeseries import PostgresTimeseriesBackend, TimeseriesAction, TimestreamBackend
+from cloud.rules.rulesfile import (
+    AwsExportSettings,
+    RulesFile,
+    RulesFileError,
+    RuleSpec,
+    load_rules,
+    print_problems,
+)
+
+TIMESTREAM_DATABASE = "edgeferry"
+
+
+class ExportError(Exception):
+    """A rule that has no AWS equivalent; the message names it."""
+
+
+def topic_rule_payload(rule: RuleSpec, aws: AwsExportSettings) -> dict[str, Any]:
+    """The ``TopicRulePayload`` of one rule (raises :class:`ExportError` for what AWS lacks)."""
+    payload: dict[str, Any] = {
+        "sql": rule.sql,
+        "awsIotSqlVersion": rule.aws_iot_sql_version,
+        "ruleDisabled": rule.rule_disabled,
+        "actions": [_action(spec, aws, f"rule {rule.name}: actions[{i}]") for i, spec in enumerate(rule.actions)],
+    }
+    if rule.description:
+        payload["description"] = rule.description
+    if rule.error_action is not None:
+        payload["errorAction"] = _action(rule.error_action, aws, f"rule {rule.name}: errorAction")
+    return payload
+
+
+def export_rules(rules: RulesFile) -> dict[str, dict[str, Any]]:
+    """Every rule's payload by rule name; every refusal is collected into one :class:`ExportError`."""
+    out, problems = {}, []
+    for rule in rules.rules:
+        try:
+            out[rule.name] = topic_rule_payload(rule, rules.aws)
+        except ExportError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ExportError("; ".join(problems))
+    return out
+
+
+def _action(spec: ActionSpec, aws: AwsExportSettings, where: str) -> dict[str, Any]:
+    config = spec.config
+    role = {"roleArn": aws.role_arn}
+    if isinstance(config, StreamAction):
+        if isinstance(config.backend, NatsStreamBackend):
+            raise ExportError(f"{where}: a NATS JetStream stream has no AWS IoT rule action "
+                              "(use the embedded or kinesis backend)")
+        return {"kinesis": {**role, "streamName": config.stream_name, "partitionKey": config.partition_key}}
+    if isinstance(config, LakeAction):
+        name = config.backend.delivery_stream_name if isinstance(config.backend, FirehoseLakeBackend) \
+            else config.table
+        return {"firehose": {**role, "deliveryStreamName": name, "separator": "\n", "batchMode": False}}
+    if isinstance(config, CurrentStateAction):
+        table = config.backend.table_name if isinstance(config.backend, DynamoDbStateBackend) else config.table
+        return {"dynamoDBv2": {**role, "putItem": {"tableName": table}}}
+    if isinstance(config, DlqAction):
+        url = config.backend.queue_url if isinstance(config.backend, SqsQueueBackend) else \
+            f"https://sqs.{aws.region}.amazonaws.com/{aws.account_id}/{config.queue}"
+        use_base64 = config.backend.use_base64 if isinstance(config.backend, SqsQueueBackend) else False
+        return {"sqs": {**role, "queueUrl": url, "useBase64": use_base64}}
+    if isinstance(config, TimeseriesAction):
+        return {"timestream": _timestream(config, role, where)}
+    assert isinstance(config, RepublishAction)
+    return {"republish": {**role, "topic": config.topic, "qos": config.qos}}
+
+
+def _timestream(config: TimeseriesAction, role: dict[str, str], where: str) -> dict[str, Any]:
+    backend = config.backend
+    if isinstance(backend, PostgresTimeseriesBackend):
+        raise ExportError(f"{where}: a PostgreSQL time-series store has no AWS IoT rule action "
+                          "(use the sqlite or timestream backend)")
+    database, table = ((backend.database_name, backend.table_name) if isinstance(backend, TimestreamBackend)
+                       else (TIMESTREAM_DATABASE, config.name))
+    return {**role, "databaseName": database, "tableName": table,
+            "dimensions": [{"name": "device", "value": "${device}"}, {"name": "site", "value": "${site}"}],
+            "timestamp": {"value": "${end}", "unit": "MILLISECONDS"}}
+
+
+def register_export_aws(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``rules export-aws``."""
+    parser = sub.add_parser(
+        "export-aws", help="write each rule as the TopicRulePayload of `aws iot create-topic-rule`",
+        description="Write, per rule, the JSON that `aws iot create-topic-rule --rule-name NAME "
+                    "--topic-rule-payload file://DIR/NAME.json` takes. Without --out, print one JSON "
+                    "object of all rules by name.")
+    parser.add_argument("--rules", type=Path, required=True, help="the rules file (YAML)")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="directory for NAME.json files")
+    parser.set_defaults(func=run_export_aws)
+
+
+def run_export_aws(args: argparse.Namespace) -> int:
+    try:
+        payloads = export_rules(load_rules(args.rules))
+    except RulesFileError as exc:
+        return print_problems(exc)
+    except ExportError as exc:
+        print(f"edgeferry: error: cannot export to AWS: {exc}", file=sys.stderr)
+        return 1
+    if args.out is None:
+        print(json.dumps(payloads, indent=2))
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, payload in payloads.items():
+        path = args.out / f"{name}.json"
+        path.write_text(json.dumps(payload, indent=2) + "\n")
+        print(path)
+    return 0

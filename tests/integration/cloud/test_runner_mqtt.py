@@ -1,0 +1,100 @@
+"""The rules runner attached to the rig's broker: agent-shaped batches through basic ingest."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from cloud.rig import Rig
+from cloud.rules.mqtt_attach import MqttSettings
+from cloud.rules.rulesfile import RulesFile, parse_rules
+from cloud.rules.runner import RulesRunner
+from cloud.stores.sql import SqlDatabase
+from cloud.stores.timeseries import TimeseriesStore
+from tests.fixtures.broker import MqttClientFactory
+from tests.unit.cloud.batches import make_batch
+
+WAIT = 30.0
+
+
+def settings(rig: Rig) -> MqttSettings:
+    identity = rig.cloud_identity
+    return MqttSettings(rig.host, rig.port, rig.ca_path, identity.cert_path, identity.key_path)
+
+
+def rules(data: Path) -> RulesFile:
+    return parse_rules({"dataDir": str(data), "rules": [
+        {"name": "telemetry", "sql": "SELECT * FROM 'dt/+/+/+/telemetry'",
+         "actions": [{"timeseries": {"retention": "3650d"}}, {"stream": {"streamName": "telemetry"}},
+                     {"lake": {}}, {"current_state": {}}],
+         "errorAction": {"dlq": {}}},
+        {"name": "plant1", "sql": "SELECT device, last FROM 'dt/plant1/#' WHERE last.p0 > 250",
+         "actions": [{"republish": {"topic": "cmd/${topic(4)}/check", "qos": 1}}]},
+    ]})
+
+
+async def until(condition: Callable[[], bool], within: float = WAIT) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def test_batches_through_basic_ingest_reach_every_sink_once(rig: Rig, mqtt_client: MqttClientFactory,
+                                                                  tmp_path: Path) -> None:
+    device = await mqtt_client(rig.issue_identity("pump-1", tmp_path / "pump-1"))
+    topic = "$aws/rules/telemetry/dt/plant1/pump/pump-1/telemetry"
+    async with RulesRunner(rules(tmp_path / "data"), mqtt=settings(rig)) as runner:
+        for seq in (1, 2, 3, 2, 1):
+            await device.publish(topic, make_batch(seq=seq, readings=5).encode())
+        await until(lambda: runner.counters["messages"] >= 5)
+        await device.publish("$aws/rules/telemetry/dt/plant1/pump/pump-1/telemetry", b"\xff\x00garbage")
+        await device.publish("$aws/rules/missing/dt/plant1/pump/pump-1/telemetry", b"{}")
+        await until(lambda: runner.counters["messages"] >= 7)
+        store = runner.context.resources[f"timeseries:{tmp_path / 'data' / 'timeseries' / 'telemetry.db'}"]
+        ts = store.store  # type: ignore[attr-defined]
+        assert isinstance(ts, TimeseriesStore)
+        assert await ts.count() == 15
+        assert runner.counters["rule_not_found"] == 1
+        assert runner.counters["fired"] == 6
+        assert runner.counters.get("action_errors", 0) == 0
+
+
+async def test_overlapping_filters_run_a_message_once_and_republish_reaches_the_device(
+        rig: Rig, mqtt_client: MqttClientFactory, tmp_path: Path) -> None:
+    device = await mqtt_client(rig.issue_identity("pump-1", tmp_path / "pump-1"))
+    await device.subscribe("cmd/pump-1/#")
+    async with RulesRunner(rules(tmp_path / "data"), mqtt=settings(rig)) as runner:
+        await device.publish("dt/plant1/pump/pump-1/telemetry", make_batch(seq=3, readings=3).encode())
+        message = await device.next_message(WAIT)
+        assert message.topic == "cmd/pump-1/check"
+        assert message.json()["device"] == "pump-1"
+        await until(lambda: runner.counters["fired"] >= 2)
+        await device.assert_silent(1.0)
+        assert runner.counters["messages"] == 1, "one message, however many subscriptions matched"
+        assert runner.counters["fired"] == 2
+
+
+async def test_the_runner_keeps_running_when_an_action_fails(rig: Rig, mqtt_client: MqttClientFactory,
+                                                             tmp_path: Path) -> None:
+    doc = parse_rules({"dataDir": str(tmp_path / "data"), "rules": [
+        {"name": "telemetry", "sql": "SELECT * FROM 'dt/+/+/+/telemetry'",
+         "actions": [{"timeseries": {"retention": "3650d"}}, {"republish": {"topic": "forbidden/${topic(4)}"}}],
+         "errorAction": {"dlq": {}}}]})
+    device = await mqtt_client(rig.issue_identity("pump-1", tmp_path / "pump-1"))
+    async with RulesRunner(doc, mqtt=settings(rig)) as runner:
+        for seq in (1, 2):
+            await device.publish("$aws/rules/telemetry/dt/plant1/pump/pump-1/telemetry",
+                                 make_batch(seq=seq).encode())
+        await until(lambda: runner.counters["messages"] >= 2 and runner.counters["dlq"] >= 2)
+        assert runner.counters["action_errors"] == 2
+    dlq = SqlDatabase(path=tmp_path / "data" / "dlq" / "dlq.db")
+    dlq.open(())
+    rows = dlq.transact(lambda tx: tx.query("SELECT message FROM dlq ORDER BY id"))
+    dlq.close()
+    letters = [json.loads(m) for (m,) in rows]
+    assert [len(m["failures"]) for m in letters] == [1, 1]
+    assert letters[0]["failures"][0]["failedAction"] == "RepublishAction"
