@@ -161,7 +161,14 @@ def to_json(value: Value) -> JsonValue:
     A top-level Undefined becomes None; use :func:`output` to keep the distinction.
     """
     if type(value) is dict:
-        return {k: to_json(v) for k, v in value.items() if v is not UNDEFINED}
+        out: dict[str, JsonValue] = {}
+        for key, member in value.items():
+            kind = type(member)
+            if kind is str or kind is int or kind is bool or member is None:
+                out[key] = member  # type: ignore[assignment]
+            elif member is not UNDEFINED:
+                out[key] = to_json(member)
+        return out
     if type(value) is list:
         return [to_json(v) for v in value if v is not UNDEFINED]
     if type(value) is Decimal:
