@@ -157,10 +157,10 @@ class _Parser:
         if value:
             self.advance()
         items = [self.select_item()]
+        if value and self.token.is_op(","):
+            raise self.error("FROM or WHERE (SELECT VALUE takes exactly one item)")
         while self.accept_op(","):
             items.append(self.select_item())
-        if value and len(items) > 1:
-            raise self.error("FROM (SELECT VALUE takes exactly one item)", self.tokens[self.i - 1])
         source: str | Expr | None = None
         source_pos = self.token.pos
         if self.accept_keyword("FROM"):
