@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import datetime
 import logging
+import socket
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
@@ -168,7 +169,7 @@ class OpcUaSimulator:
             self._tmp = tempfile.TemporaryDirectory(prefix="edgeferry-opcua-sim-")
             directory = Path(self._tmp.name)
         files = make_certificate(directory, "opcua-simulator", server.get_application_uri(),
-                                 hosts=("localhost", self.host))
+                                 hosts=("localhost", self.host, socket.gethostname()))
         await server.load_certificate(str(files.certificate))
         await server.load_private_key(str(files.private_key))
         # Time range and application URI against the client's certificate (OPC-UA Part 4, 5.6.2).

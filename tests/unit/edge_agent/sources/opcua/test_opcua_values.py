@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+from typing import Any
 
 from asyncua import ua
 from asyncua.ua.status_codes import StatusCodes
@@ -20,8 +21,8 @@ T0 = datetime.datetime(2026, 11, 22, 1, 0, 0, tzinfo=datetime.UTC)
 T0_MS = 1795309200000  # date -u -d @1795309200: Sun Nov 22 01:00:00 UTC 2026
 
 
-def dv(value: object, code: int = 0, source: datetime.datetime | None = T0) -> ua.DataValue:
-    return ua.DataValue(ua.Variant(value), ua.StatusCode(code), SourceTimestamp=source)
+def dv(value: object, code: int = 0, source: Any = T0) -> ua.DataValue:
+    return ua.DataValue(ua.Variant(value), ua.StatusCode(ua.UInt32(code)), SourceTimestamp=source)
 
 
 def test_good_value_keeps_source_time() -> None:
@@ -92,7 +93,7 @@ async def test_scan_queue_put_waits_for_room_and_close_ends_iteration() -> None:
     blocked = asyncio.create_task(q.put([Reading("d", "p", 2, 2)]))
     await asyncio.sleep(0.01)
     assert not blocked.done()
-    received = []
+    received: list[Reading] = []
 
     async def consume() -> None:
         async for scan in q.scans():
