@@ -28,7 +28,8 @@ def test_a_valid_file_takes_aws_field_names_and_defaults() -> None:
     assert (spec.aws_iot_sql_version, spec.rule_disabled) == ("2015-10-08", True)
     assert isinstance(spec.actions[0].config, StreamAction)
     assert spec.actions[0].config.partition_key == "${topic(4)}"
-    assert spec.error_action is not None and spec.error_action.kind == "dlq"
+    assert spec.error_action is not None
+    assert spec.error_action.kind == "dlq"
 
 
 def test_backends_are_chosen_by_config() -> None:
@@ -36,8 +37,10 @@ def test_backends_are_chosen_by_config() -> None:
         {"stream": {"streamName": "s", "backend": {"type": "nats", "servers": ["nats://h:4222"]}}},
         {"lake": {"partitionBy": ["device", "hour"], "backend": {"type": "embedded", "maxFileAge": "30s"}}}])]})
     stream, lake = (a.config for a in rules.rules[0].actions)
-    assert isinstance(stream, StreamAction) and isinstance(stream.backend, NatsStreamBackend)
-    assert isinstance(lake, LakeAction) and lake.backend.max_file_age == 30.0  # type: ignore[union-attr]
+    assert isinstance(stream, StreamAction)
+    assert isinstance(stream.backend, NatsStreamBackend)
+    assert isinstance(lake, LakeAction)
+    assert lake.backend.max_file_age == 30.0
 
 
 def test_every_problem_is_reported_with_its_path() -> None:
