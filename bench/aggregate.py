@@ -2,7 +2,8 @@
 
 Each scan is one reading per point (a poll cycle); the wall clock advances one poll interval per
 scan so windows close and batches fill as they would on a gateway. Prints readings/s, µs per
-reading, and the batches made (bytes and 5 KB metering units per batch).
+reading (CPU time of this process, so other load on the machine counts less), and the batches made
+(bytes and 5 KB metering units per batch).
 
     .venv/bin/python bench/aggregate.py [--quick] [--points N] [--scans N]
 """
@@ -65,14 +66,13 @@ def run(mode: str, scans: list[list[Reading]], interval_s: float, start_ms: int)
     agg = Aggregator("gw-0001", "plant1", "pumpstation", dict.fromkeys(names, MODES[mode]),
                      AggregationConfig(window=10), BatchingConfig(), [], "bench-epoch", 1, clock=clock)
     batches: list[Batch] = []
-    gc.collect()
-    started = time.perf_counter()
+    started = time.process_time()
     for scan in scans:
         batches += agg.add(scan, clock.monotonic())
         clock.advance(interval_s)
         batches += agg.tick(clock.monotonic())
     batches += agg.flush(clock.monotonic())
-    seconds = time.perf_counter() - started
+    seconds = time.process_time() - started
     return Result(mode, sum(len(s) for s in scans), seconds, batches)
 
 
@@ -85,10 +85,20 @@ def main() -> None:
     scans_n = args.scans or (30 if args.quick else 200)
     start_ms, interval_ms = 1_763_769_600_000, 1000
     scans = make_scans(args.points, scans_n, start_ms, interval_ms)
-    results = [run(mode, scans, interval_ms / 1000, start_ms) for mode in MODES]
+    gc.collect()
+    gc.freeze()  # the pre-built scans are not garbage: keep collections from walking them
+    rounds = 1 if args.quick else 3
+    best: dict[str, Result] = {}
+    for _ in range(rounds):  # modes side by side in each round; the best round of each counts
+        for mode in MODES:
+            result = run(mode, scans, interval_ms / 1000, start_ms)
+            if mode not in best or result.rate > best[mode].rate:
+                best[mode] = result
+    results = list(best.values())
     raw_rate = results[0].rate
 
-    table = Table(title=f"Aggregator.add: {args.points} points x {scans_n} scans, 1 s poll, 10 s windows")
+    table = Table(title=f"Aggregator.add: {args.points} points x {scans_n} scans, 1 s poll, 10 s windows, "
+                        f"best of {rounds}")
     for column in ("mode", "readings/s", "µs/reading", "vs raw", "batches", "items/batch",
                    "bytes/batch", "units/batch"):
         table.add_column(column, justify="left" if column == "mode" else "right")

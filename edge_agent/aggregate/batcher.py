@@ -77,15 +77,15 @@ class Batcher:
         name_size = self._names.get(point)
         if name_size is None:
             name_size = self._names[point] = name_bytes(point)
-        v_size = value_bytes(r.v)
-        size = reading_bytes(r, name_size, v_size)
+        size, v_size = reading_bytes(r, name_size)
         if size > self._alone_max:
             r = self._without_value(r, size)
-            v_size = 4
-            size = reading_bytes(r, name_size, v_size)
+            size, v_size = reading_bytes(r, name_size)
         self._make_room(point, name_size, v_size, size, now)
         self._readings.append(r)
-        self._added()
+        self._count += 1
+        if self._count >= self._max_items:
+            self.close()
 
     def add_window(self, w: Window, now: float) -> None:
         point = w.point
@@ -94,7 +94,9 @@ class Batcher:
             name_size = self._names[point] = name_bytes(point)
         self._make_room(point, name_size, value_bytes(w.last), window_bytes(w), now)
         self._windows.append(w)
-        self._added()
+        self._count += 1
+        if self._count >= self._max_items:
+            self.close()
 
     def expire(self, now: float) -> None:
         """Close the open batch if it has reached ``max_age``."""
@@ -126,11 +128,6 @@ class Batcher:
         self._bytes += grow
         if self._opened_at is None:
             self._opened_at = now
-
-    def _added(self) -> None:
-        self._count += 1
-        if self._count >= self._max_items:
-            self.close()
 
     def _pack(self, readings: list[Reading], windows: list[Window]) -> None:
         """Post one batch of these items, or two halves if the encoded batch is over the limit."""

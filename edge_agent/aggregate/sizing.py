@@ -39,12 +39,15 @@ def name_bytes(name: str) -> int:
     return len(encode_json(name))
 
 
-def reading_bytes(r: Reading, name_size: int, v_size: int) -> int:
-    """Size of a reading in ``readings`` given its name's and value's sizes."""
+def reading_bytes(r: Reading, name_size: int) -> tuple[int, int]:
+    """Sizes of a reading in ``readings`` and of its value alone, given its name's size."""
+    v = r.v
+    # the common case first, without a call: a finite float (v - v is NaN for NaN and infinities)
+    v_size = len(repr(v)) if type(v) is float and v - v == 0 else value_bytes(v)
     size = _READING_FIXED + name_size + len(str(r.t)) + v_size
     if r.code is not None:
         size += _CODE_FIXED + len(str(r.code))
-    return size
+    return size, v_size
 
 
 def window_bytes(w: Window) -> int:

@@ -98,7 +98,7 @@ def test_a_value_too_large_for_any_envelope_becomes_a_bad_reading() -> None:
 
 
 def test_a_batch_whose_estimate_was_off_is_split(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(batcher_module, "reading_bytes", lambda r, n, v: 1)
+    monkeypatch.setattr(batcher_module, "reading_bytes", lambda r, n: (1, 1))
     batcher, outbox, counters = make(max_bytes=1024, max_readings=500)
     readings = [Reading("d", f"point{i}", T0 + i, i / 7) for i in range(100)]
     for r in readings:
