@@ -19,14 +19,17 @@ import psutil
 
 from edge_agent.errors import EdgeferryError
 
-_SERVING = re.compile(r"^serving .* on (?P<host>[^\s]+):(?P<port>\d+),")
+_SERVING = re.compile(r"^serving .* on (?:opc\.tcp://)?(?P<host>[^\s/]+):(?P<port>\d+)(?:/[^\s,]*)?,")
 
 
 class SimulatorProcess:
     """Starts the simulator with ``args`` (``--port 0`` unless given: the OS picks a free port)
-    and stops it on exit; ``port`` is the port it listens on."""
+    and stops it on exit; ``port`` is the port it listens on. ``simulator`` is the ``edgeferry sim``
+    sub-command (``modbus``, ``opcua``)."""
 
-    def __init__(self, args: Sequence[str] = (), *, startup_timeout: float = 30.0) -> None:
+    def __init__(self, args: Sequence[str] = (), *, startup_timeout: float = 30.0,
+                 simulator: str = "modbus") -> None:
+        self.simulator = simulator
         self.args = list(args)
         if "--port" not in self.args and "--serial" not in self.args:
             self.args += ["--port", "0"]
@@ -41,14 +44,14 @@ class SimulatorProcess:
         return self._process.pid
 
     def start(self) -> None:
-        command = [sys.executable, "-m", "edgeferry", "sim", "modbus", *self.args]
+        command = [sys.executable, "-m", "edgeferry", "sim", self.simulator, *self.args]
         self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                          stdin=subprocess.DEVNULL, text=True)
         line = _read_line(self._process.stdout, self.startup_timeout)
         match = _SERVING.match(line)
         if match is None:
             self.stop()
-            raise EdgeferryError(f"the Modbus simulator did not start: {line.strip() or 'no output'}")
+            raise EdgeferryError(f"the {self.simulator} simulator did not start: {line.strip() or 'no output'}")
         self.port = int(match["port"])
 
     def stop(self) -> None:

@@ -15,7 +15,7 @@ from simulators.profiles import PROFILES
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", choices=PROFILES, default="pump-station")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=4840, help="TCP port (default 4840)")
+    parser.add_argument("--port", type=int, default=4840, help="TCP port (default 4840; 0: any free port)")
     parser.add_argument("--points", type=int, default=None,
                         help="pump-station: serve at least this many points (default: 4 pumps)")
     parser.add_argument("--security", choices=["none", "sign", "signandencrypt"], default="none",
@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
         raise EdgeferryError("--user and --password go together")
     if args.points is not None and args.points < 1:
         raise EdgeferryError("--points must be positive")
-    if not 0 < args.port < 65536:
-        raise EdgeferryError("--port must be within 1..65535")
+    if not 0 <= args.port < 65536:
+        raise EdgeferryError("--port must be within 0..65535")
     users = {args.user: args.password} if args.user is not None else None
     try:
         simulator = OpcUaSimulator(args.profile, args.port, args.points, faults, args.security, users,

@@ -101,6 +101,8 @@ class OpcUaSimulator:
         return {key: node.to_string() for key, node in self._nodes.items()}
 
     async def __aenter__(self) -> Self:
+        if self.port == 0:
+            self.port = _free_port(self.host)
         self._server = await self._build()
         await self._publish(force=True)
         await self.start()
@@ -241,6 +243,15 @@ def _coerce(spec: SignalSpec, value: SignalValue) -> SignalValue:
     if spec.kind == "state":
         return bool(value)
     return str(value)
+
+
+def _free_port(host: str) -> int:
+    """A port the OS has just handed out: asyncua must know its port before it listens, because
+    the endpoint URL it announces carries it."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def _node_id(key: str, ns: int) -> ua.NodeId:

@@ -54,6 +54,11 @@ class OpcUaSession:
         assert self._client is not None, "session not open"
         return self._client
 
+    @property
+    def bindings(self) -> list[Binding]:
+        """Every point bound to its node on this connection (unresolved ones with their status)."""
+        return self._bindings
+
     async def __aenter__(self) -> Self:
         self._client = await build_client(self._config)
         await self._client.connect()
