@@ -26,6 +26,7 @@ import re
 import resource
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -206,6 +207,9 @@ class Rig:
             issued = self.ca.issue("localhost", server_names=SERVER_NAMES)
             write_private(server_key, issued.key_pem, 0o600)
             write_private(server_cert, issued.cert_pem, 0o644)
+        if not self.crl_path.exists():
+            # mosquitto 2.0 reloads a CRL on SIGHUP only when ``crlfile`` was set at start
+            write_private(self.crl_path, self.ca.revocation_list(()), 0o644)
         _ = self.cloud_identity
 
     def _settings(self) -> BrokerSettings:
@@ -230,7 +234,7 @@ class Rig:
                 stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
         _raise_open_file_limit(process.pid)
         deadline = time.monotonic() + START_TIMEOUT
-        while not _accepts(self.host, self.port):
+        while not self._answers_tls():
             if process.poll() is not None:
                 raise RigError(f"mosquitto exited at start (code {process.returncode}) on port "
                                f"{self.port}: {self._last_log_line()}")
@@ -244,6 +248,19 @@ class Rig:
         state = {"host": self.host, "port": self.port, "pid": process.pid,
                  "config": str(self.config_path)}
         write_text(self.directory / "rig.json", json.dumps(state, indent=2) + "\n")
+
+    def _answers_tls(self) -> bool:
+        """A full mTLS handshake as the cloud identity, checking the broker's certificate against
+        the rig's CA: proves our broker listens (not whoever else may hold the port)."""
+        identity = self.cloud_identity
+        context = ssl.create_default_context(cafile=str(self.ca_path))
+        context.load_cert_chain(str(identity.cert_path), str(identity.key_path))
+        try:
+            with socket.create_connection((self.host, self.port), timeout=1.0) as raw, \
+                    context.wrap_socket(raw, server_hostname=self.host):
+                return True
+        except OSError:  # includes ssl.SSLError
+            return False
 
     def _pid(self) -> int | None:
         """The broker's pid if it is alive: our child, or the one recorded in ``rig.json``."""
@@ -295,14 +312,6 @@ class Rig:
         except OSError:
             return "no log"
         return lines[-1] if lines else "no log"
-
-
-def _accepts(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def _is_our_broker(pid: int, config: Path) -> bool:

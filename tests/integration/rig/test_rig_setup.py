@@ -1,0 +1,127 @@
+"""What the rig generates (CA, certificates, broker settings) and how it is operated (CLI, reload)."""
+
+from __future__ import annotations
+
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+from awscrt.mqtt5 import PubackReasonCode
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from cloud.rig import CLOUD_USER, Rig, RigError, TopicGrant
+from edgeferry.cli import main
+from tests.fixtures.broker import MqttClientFactory, MqttTestClient
+
+
+def load_cert(path: Path) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(path.read_bytes())
+
+
+def common_name(cert: x509.Certificate) -> str:
+    return str(cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
+
+
+def test_certificates_are_ec_p256_with_the_right_names_and_usages(rig: Rig, tmp_path: Path) -> None:
+    server = load_cert(rig.directory / "broker" / "server.pem")
+    sans = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.DNSName) == ["localhost"]
+    assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+    assert ExtendedKeyUsageOID.SERVER_AUTH in server.extensions.get_extension_for_class(
+        x509.ExtendedKeyUsage).value
+
+    device = load_cert(rig.issue_identity("pump-3", tmp_path / "pump-3") / "device.cert.pem")
+    assert common_name(device) == "pump-3"
+    assert ExtendedKeyUsageOID.CLIENT_AUTH in device.extensions.get_extension_for_class(
+        x509.ExtendedKeyUsage).value
+    for cert in (server, device, load_cert(rig.ca_path)):
+        public_key = cert.public_key()
+        assert isinstance(public_key, ec.EllipticCurvePublicKey)
+        assert public_key.curve.name == "secp256r1"
+    assert device.issuer == load_cert(rig.ca_path).subject
+    assert common_name(load_cert(rig.cloud_identity.cert_path)) == CLOUD_USER
+    assert stat.S_IMODE((rig.directory / "ca" / "ca.key.pem").stat().st_mode) == 0o600
+
+
+def test_ca_is_made_once_and_reused(rig: Rig) -> None:
+    again = Rig(rig.directory)
+    assert again.ca.cert_pem == rig.ca.cert_pem
+    assert again.port == rig.port
+
+
+def test_broker_runs_with_the_settings_that_matter_at_scale(rig: Rig) -> None:
+    config = rig.config_path.read_text().splitlines()
+    for line in ("require_certificate true", "use_identity_as_username true", "allow_anonymous false",
+                 "max_connections -1", "persistence false", "connection_messages false",
+                 "max_inflight_messages 100", f"listener {rig.port} 127.0.0.1"):
+        assert line in config
+    limits = Path(f"/proc/{rig.status()['pid']}/limits").read_text().splitlines()
+    soft, hard = next(line for line in limits if line.startswith("Max open files")).split()[3:5]
+    assert soft == hard
+
+
+def test_start_on_a_taken_port_fails_with_one_clear_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        rig = Rig(tmp_path / "rig", port=port)
+        with pytest.raises(RigError, match=f"port {port}") as error:
+            rig.start()
+    assert "\n" not in str(error.value)
+    assert not rig.is_running()
+
+
+@pytest.mark.parametrize("name", ["a/b", "a+b", "#", "", CLOUD_USER, "x" * 129])
+def test_issue_identity_refuses_names_that_would_break_the_acl(rig: Rig, tmp_path: Path, name: str) -> None:
+    with pytest.raises(RigError):
+        rig.issue_identity(name, tmp_path / "id")
+    assert not (tmp_path / "id").exists()
+
+
+async def test_acl_changes_apply_on_reload(rig: Rig, mqtt_client: MqttClientFactory, tmp_path: Path) -> None:
+    """How provisioning extends and revokes access: change the policy, then reload (SIGHUP)."""
+    claim = await mqtt_client(rig.issue_identity("claim-1", tmp_path / "claim"))
+    thing = await mqtt_client(rig.issue_identity("pump-4", tmp_path / "pump-4"))
+    request = "$aws/certificates/create/json"
+    telemetry = "$aws/rules/r/dt/s/pump/pump-4/telemetry"
+    assert await claim.publish(request, b"{}") == PubackReasonCode.NOT_AUTHORIZED
+    assert await thing.publish(telemetry, b"{}") == PubackReasonCode.NO_MATCHING_SUBSCRIBERS
+
+    rig.acl.grant("claim-1", TopicGrant("write", request))
+    rig.acl.grant("pump-4", TopicGrant("deny", "$aws/rules/#"))
+    rig.reload()
+
+    assert await eventually_publishes(claim, request, PubackReasonCode.NO_MATCHING_SUBSCRIBERS)
+    assert await eventually_publishes(thing, telemetry, PubackReasonCode.NOT_AUTHORIZED)
+
+
+async def eventually_publishes(client: MqttTestClient, topic: str, expected: PubackReasonCode,
+                               attempts: int = 200) -> bool:
+    """The broker reloads asynchronously after SIGHUP: publish until the answer changes."""
+    for _ in range(attempts):
+        if await client.publish(topic, b"{}") == expected:
+            return True
+    return False
+
+
+def test_cli_up_status_issue_cert_down(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    directory = tmp_path / "rig"
+    try:
+        assert main(["cloud", "up", "--dir", str(directory)]) == 0
+        assert "mqtts://127.0.0.1:" in capsys.readouterr().out
+        assert main(["cloud", "status", "--dir", str(directory)]) == 0
+        assert "running" in capsys.readouterr().out
+        assert main(["cloud", "issue-cert", "--dir", str(directory), "--thing", "reefer-1"]) == 0
+        out = Path(capsys.readouterr().out.strip())
+        assert out == (directory / "things" / "reefer-1").resolve()
+        assert stat.S_IMODE((out / "device.key.pem").stat().st_mode) == 0o600
+        assert main(["cloud", "issue-cert", "--dir", str(directory), "--thing", "bad/name"]) == 1
+        assert capsys.readouterr().err.startswith("edgeferry: error: invalid thing name")
+    finally:
+        assert main(["cloud", "down", "--dir", str(directory)]) == 0
+    assert main(["cloud", "status", "--dir", str(directory)]) == 3
+    assert not Rig(directory).is_running()
