@@ -9,13 +9,14 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal
 
 from cloud.rules.functions.base import Function, as_double, from_double, pure
 from cloud.rules.operators import binary_operators, keep_decimal
 from cloud.rules.types import UNDEFINED, ArithmeticFailure, Value, to_int_floor, to_number
 
 _TRUNC_MAX_PLACES = 34
+_WIDE = Context(prec=1100, Emax=999_999, Emin=-999_999)  # room for any Decimal the engine holds
 
 
 def _double_function(fn: Callable[..., float]) -> Callable[..., Value]:
@@ -65,10 +66,13 @@ def _trunc(value: Value, places: Value) -> Value:
     if isinstance(number, int):
         return number
     digits = min(max(digits, 0), _TRUNC_MAX_PLACES)
-    try:
-        truncated = number.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_DOWN).normalize()
-    except ArithmeticFailure:
-        return UNDEFINED
+    truncated = number
+    if -int(number.as_tuple().exponent) > digits:  # more decimal places than asked: cut (never widens)
+        try:
+            truncated = number.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_DOWN, context=_WIDE)
+        except ArithmeticFailure:
+            return UNDEFINED
+    truncated = truncated.normalize(_WIDE)
     # "Trailing zeroes are stripped from the result": trunc(2.00, 5) = 2
     return int(truncated) if truncated == truncated.to_integral_value() else truncated
 

@@ -1,4 +1,4 @@
-"""Golden cases from the examples of AWS's IoT SQL reference (tests/cases/sql/*.json, each citing its page)."""
+"""Golden cases from the examples of AWS's IoT SQL reference: tests/cases/sql/*.json, each citing its page."""
 
 from __future__ import annotations
 

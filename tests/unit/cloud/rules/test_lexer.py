@@ -13,7 +13,8 @@ def kinds(source: str) -> list[tuple[Kind, str]]:
 
 
 def test_keywords_are_case_insensitive_and_identifiers_keep_case() -> None:
-    assert kinds("select Temp fRoM") == [(Kind.KEYWORD, "SELECT"), (Kind.IDENT, "Temp"), (Kind.KEYWORD, "FROM")]
+    expected = [(Kind.KEYWORD, "SELECT"), (Kind.IDENT, "Temp"), (Kind.KEYWORD, "FROM")]
+    assert kinds("select Temp fRoM") == expected
 
 
 def test_numbers() -> None:
