@@ -50,6 +50,11 @@ class ReadRequest:
     points: tuple[PlannedPoint, ...]
     decode: Callable[[Sequence[int]], list[Value]] = field(repr=False, compare=False)
     """Values of ``points`` (in order, scaled) from the response's registers or bits."""
+    names: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    """Names of ``points``, in order."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", tuple(p.name for p in self.points))
 
     @property
     def function_code(self) -> int:
@@ -94,8 +99,11 @@ def expand_points(points: Sequence[ModbusPoint]) -> list[PlannedPoint]:
     return out
 
 
-def plan_reads(device: ModbusDeviceBase) -> ReadPlan:
-    """The fewest requests that read every point of ``device`` within its limits and gap rule."""
+def plan_reads(device: ModbusDeviceBase, *, coalesce_reads: bool = True) -> ReadPlan:
+    """The fewest requests that read every point of ``device`` within its limits and gap rule.
+
+    ``coalesce_reads=False`` plans one request per point, as naive pollers do (for comparisons).
+    """
     by_table: dict[str, list[PlannedPoint]] = {}
     for p in expand_points(device.points):
         by_table.setdefault(p.table, []).append(p)
@@ -107,7 +115,8 @@ def plan_reads(device: ModbusDeviceBase) -> ReadPlan:
         bits = table in BIT_TABLES
         limit = device.max_bits if bits else device.max_registers
         gap = device.max_gap * 16 if bits else device.max_gap
-        for group in coalesce(points, limit=limit, max_gap=gap):
+        groups = coalesce(points, limit=limit, max_gap=gap) if coalesce_reads else [[p] for p in points]
+        for group in groups:
             requests.append(_request(group))
     return ReadPlan(device=device.name, requests=requests)
 

@@ -48,14 +48,15 @@ def _now_ms() -> int:
 
 
 class ModbusSource:
-    """One Modbus device: one connection, its read plan polled at a fixed rate."""
+    """One Modbus device: one connection, its read plan polled at a fixed rate (the plan defaults
+    to :func:`~edge_agent.sources.modbus.plan.plan_reads` of ``config``)."""
 
-    def __init__(self, config: ModbusDeviceBase) -> None:
+    def __init__(self, config: ModbusDeviceBase, plan: ReadPlan | None = None) -> None:
         if not isinstance(config, ModbusTcpDevice | ModbusRtuDevice):
             raise TypeError("ModbusSource needs a modbus_tcp or modbus_rtu device config")
         self.name = config.name
         self.counters = Counters()
-        self.plan: ReadPlan = plan_reads(config)
+        self.plan: ReadPlan = plan or plan_reads(config)
         self._config: ModbusTcpDevice | ModbusRtuDevice = config
         self._where = endpoint(config)
         self._client: Any = None
@@ -65,7 +66,6 @@ class ModbusSource:
         self._deadline = (config.retries + 1) * config.timeout + 1.0
         """Safety net over pymodbus's own timeout and retries."""
         self._in_flight = asyncio.Semaphore(config.max_in_flight)
-        self._names = {id(r): tuple(p.name for p in r.points) for r in self.plan.requests}
 
     async def __aenter__(self) -> Self:
         self._closed.clear()
@@ -154,12 +154,11 @@ class ModbusSource:
             return self._bad(request, DECODE_ERROR, t)
         self.counters.inc("points_read", len(values))
         device = self.name
-        return [Reading(device, name, t, value) for name, value in zip(self._names[id(request)], values,
-                                                                        strict=True)]
+        return [Reading(device, name, t, value) for name, value in zip(request.names, values, strict=True)]
 
     def _bad(self, request: ReadRequest, code: int, t: int) -> list[Reading]:
         device = self.name
-        return [Reading(device, name, t, None, Quality.BAD, code) for name in self._names[id(request)]]
+        return [Reading(device, name, t, None, Quality.BAD, code) for name in request.names]
 
     async def _connect(self) -> bool:
         """One connection attempt with a fresh client (bounded by ``timeout``)."""

@@ -1,0 +1,193 @@
+"""Polling cost: points/s and CPU per point of each fieldbus source against its simulator.
+
+The simulator runs in its own process (its CPU is reported apart); the agent side is this process,
+measured with ``getrusage``. Each protocol contributes rows through one function in ``PROTOCOLS``.
+
+Modbus/TCP, pump-station profile:
+- ``max rate``: back-to-back polls of a large station with coalesced reads, then with one request
+  per point (the naive way): points/s, requests/s, agent CPU-s per 1,000 points, and the ratio;
+- ``1 s poll``: a 1,000-point station polled every second on the schedule: agent % of one core;
+- ThingsBoard IoT Gateway's Modbus connector, where installed (else the reason is printed).
+
+    .venv/bin/python bench/poll.py [--quick] [--protocol modbus] [--points N] [--seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import resource
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from edge_agent.envelope import Quality
+from edge_agent.sources.modbus.config import ModbusTcpDevice
+from edge_agent.sources.modbus.plan import plan_reads
+from edge_agent.sources.modbus.source import ModbusSource
+from simulators.modbus.process import SimulatorProcess
+from simulators.profiles import build_model, modbus_map
+
+THINGSBOARD_FIELD_CPU_PER_1000 = (0.18, 0.23)
+"""CPU-s per 1,000 points of ThingsBoard IoT Gateway 3.8.5, one request per point (FIELD-NOTES)."""
+
+
+@dataclass
+class Row:
+    """One measured configuration."""
+
+    case: str
+    points: int
+    seconds: float
+    agent_cpu: float
+    requests: int = 0
+    sim_cpu: float | None = None
+    bad: int = 0
+    note: str = ""
+
+    @property
+    def points_per_s(self) -> float:
+        return self.points / self.seconds
+
+    @property
+    def cpu_per_1000(self) -> float:
+        return 1000 * self.agent_cpu / self.points if self.points else float("nan")
+
+    @property
+    def core_percent(self) -> float:
+        return 100 * self.agent_cpu / self.seconds
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def station_device(port: int, points: int, **settings: object) -> ModbusTcpDevice:
+    entries = modbus_map("pump-station", build_model("pump-station", points=points))
+    return ModbusTcpDevice.model_validate({
+        "type": "modbus_tcp", "name": "station", "host": "127.0.0.1", "port": port, "timeout": 5.0,
+        "points": [e.point_config() for e in entries], **settings})
+
+
+async def max_rate(sim: SimulatorProcess, device: ModbusTcpDevice, coalesce: bool, seconds: float,
+                   case: str, connections: int = 1) -> Row:
+    """Back-to-back polls for ``seconds`` on ``connections`` devices (one connection each) at once."""
+    sources = [ModbusSource(device, plan_reads(device, coalesce_reads=coalesce)) for _ in range(connections)]
+    points = bad = 0
+
+    async def poll_until(source: ModbusSource, deadline: float) -> None:
+        nonlocal points, bad
+        while time.perf_counter() < deadline:
+            readings = await source.poll()
+            points += len(readings)
+            bad += sum(1 for r in readings if r.q is not Quality.GOOD)
+
+    async with contextlib.AsyncExitStack() as stack:
+        for source in sources:
+            await stack.enter_async_context(source)
+            await source.poll()  # warm up: connection, first allocations
+        requests0 = sum(s.counters.get("requests") for s in sources)
+        sim_cpu0, cpu0, start = sim.cpu_seconds(), cpu_seconds(), time.perf_counter()
+        await asyncio.gather(*(poll_until(s, start + seconds) for s in sources))
+        wall = time.perf_counter() - start
+        agent, sim_cpu = cpu_seconds() - cpu0, sim.cpu_seconds() - sim_cpu0
+        requests = sum(s.counters.get("requests") for s in sources) - requests0
+    return Row(case, points, wall, agent, requests, sim_cpu, bad)
+
+
+async def steady_poll(sim: SimulatorProcess, device: ModbusTcpDevice, seconds: float) -> Row:
+    """The source's own schedule at ``device.poll_interval`` for ``seconds``."""
+    points = bad = 0
+    async with ModbusSource(device) as source:
+        await source.poll()
+        sim_cpu0, cpu0, start = sim.cpu_seconds(), cpu_seconds(), time.perf_counter()
+        async for scan in source.scans():
+            points += len(scan)
+            bad += sum(1 for r in scan if r.q is not Quality.GOOD)
+            if time.perf_counter() - start >= seconds:
+                break
+        wall = time.perf_counter() - start
+        agent, sim_cpu = cpu_seconds() - cpu0, sim.cpu_seconds() - sim_cpu0
+    return Row(f"{device.poll_interval:g} s poll, scheduled", points, wall, agent,
+               source.counters.get("requests"), sim_cpu, bad)
+
+
+def thingsboard_row(reference: Row) -> Row:
+    """ThingsBoard IoT Gateway is measured only where installed; otherwise say why."""
+    if importlib.util.find_spec("thingsboard_gateway") is None:
+        low, high = THINGSBOARD_FIELD_CPU_PER_1000
+        ratio = f"{low / reference.cpu_per_1000:.0f}-{high / reference.cpu_per_1000:.0f}x"
+        return Row("ThingsBoard IoT Gateway", 0, 1.0, 0.0, note=(
+            "not measured: thingsboard-gateway is not installed in this environment; its field figure "
+            f"{low}-{high} CPU-s/1000 pts (FIELD-NOTES, same box, per-point layout) is {ratio} ours"))
+    return Row("ThingsBoard IoT Gateway", 0, 1.0, 0.0, note=(
+        "installed, but driving it needs a ThingsBoard server for its MQTT side; not run"))
+
+
+async def modbus_rows(args: argparse.Namespace) -> list[Row]:
+    seconds = 2.0 if args.quick else args.seconds
+    steady_seconds = 5.0 if args.quick else 30.0
+    rows = []
+    with SimulatorProcess(["--profile", "pump-station", "--points", str(args.points)]) as sim:
+        device = station_device(sim.port, args.points)
+        coalesced = await max_rate(sim, device, True, seconds, "max rate, coalesced reads")
+        parallel = await max_rate(sim, device, True, seconds,
+                                  f"max rate, coalesced, {args.connections} connections", args.connections)
+        naive = await max_rate(sim, device, False, seconds, "max rate, one request per point")
+        naive.note = f"coalesced is {naive.cpu_per_1000 / coalesced.cpu_per_1000:.0f}x cheaper per point"
+        rows += [coalesced, parallel, naive]
+    with SimulatorProcess(["--profile", "pump-station", "--points", "1000"]) as sim:
+        rows.append(await steady_poll(sim, station_device(sim.port, 1000, poll_interval=1.0), steady_seconds))
+    rows.append(thingsboard_row(coalesced))
+    return rows
+
+
+PROTOCOLS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, list[Row]]]] = {"modbus": modbus_rows}
+"""Each protocol's benchmark: an async function of the arguments returning its rows."""
+
+
+def render(protocol: str, rows: list[Row], console: Console) -> None:
+    table = Table(title=f"{protocol}: polling cost (agent = this process; simulator CPU apart)")
+    for column in ("case", "points", "points/s", "requests/s", "agent CPU-s /1000 pts",
+                   "points per agent CPU-s", "agent % core", "sim CPU-s", "bad"):
+        table.add_column(column, justify="left" if column == "case" else "right")
+    for r in rows:
+        if r.points:
+            table.add_row(r.case, f"{r.points:,}", f"{r.points_per_s:,.0f}", f"{r.requests / r.seconds:,.0f}",
+                          f"{r.cpu_per_1000:.4f}", f"{r.points / r.agent_cpu:,.0f}", f"{r.core_percent:.1f}",
+                          "-" if r.sim_cpu is None else f"{r.sim_cpu:.2f}", str(r.bad))
+    console.print(table)
+    for r in rows:
+        if r.note:
+            console.print(f"{r.case}: {r.note}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a short run")
+    parser.add_argument("--protocol", choices=[*PROTOCOLS, "all"], default="all")
+    parser.add_argument("--points", type=int, default=5000, help="station size for the max-rate runs")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each max-rate run")
+    parser.add_argument("--connections", type=int, default=4,
+                        help="devices polled at once in the parallel max-rate run")
+    args = parser.parse_args()
+    console = Console(width=160)
+    for name, run in PROTOCOLS.items():
+        if args.protocol in (name, "all"):
+            render(name, asyncio.run(run(args)), console)
+    console.print(f"peak RSS of the agent process: {peak_rss_mib():.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
