@@ -18,6 +18,7 @@ import asyncio
 import resource
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,6 +109,11 @@ async def throughput(rig: Rig, identity: Identity, broker: psutil.Process, name:
                limit.publishes_per_second if limit.enabled else None)
 
 
+async def poll_until(condition: Callable[[], bool], interval: float = 0.05) -> None:
+    while not condition():  # noqa: ASYNC110 - the forwarder exposes counters, not events
+        await asyncio.sleep(interval)
+
+
 async def drain(rig: Rig, identity: Identity, broker: psutil.Process, backlog: int, rate: float,
                 window: int, directory: Path, console: Console) -> Run:
     spool = SqliteSpoolConfig(path=directory / "spool.db", max_bytes=4 * 1024**3).build()
@@ -126,8 +132,7 @@ async def drain(rig: Rig, identity: Identity, broker: psutil.Process, backlog: i
             forwarder = Forwarder(spool, sink, window=window)
             with Meter(broker) as meter:
                 task = asyncio.create_task(forwarder.run())
-                while forwarder.counters.get("acked") < backlog:
-                    await asyncio.sleep(0.05)
+                await poll_until(lambda: forwarder.counters.get("acked") >= backlog)
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         assert spool.stats().depth == 0, spool.stats()
