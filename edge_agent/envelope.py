@@ -128,8 +128,11 @@ class Batch:
 
 def encode_json(obj: Any) -> bytes:
     """Compact UTF-8 JSON; NaN and infinities become null (JSON has neither)."""
-    return json.dumps(_finite(obj), separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode()
+    try:
+        text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:  # a NaN or an infinity somewhere: the rare, slower path replaces them
+        text = json.dumps(_finite(obj), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return text.encode()
 
 
 def _finite(obj: Any) -> Any:

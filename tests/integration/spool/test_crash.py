@@ -19,7 +19,7 @@ import pytest
 
 CHILD = Path(__file__).with_name("crash_child.py")
 ROOT = Path(__file__).resolve().parents[3]
-KILLS = 25
+KILLS = 20
 
 
 @dataclass
