@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from edge_agent.aggregate.alarms import alarm_problems
 from edge_agent.aggregate.config import AggregationConfig, AlarmRule, BatchingConfig
 from edge_agent.errors import ConfigError
 from edge_agent.identity import IdentityConfig
@@ -112,9 +113,13 @@ def parse_config(data: Any, source: str = "<config>") -> AgentConfig:
     if not isinstance(data, dict):
         raise ConfigError(source, ["(top level): expected a mapping of settings"])
     try:
-        return AgentConfig.model_validate(data)
+        config = AgentConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(source, validation_problems(exc)) from None
+    problems = alarm_problems(config.alarms, config.point_names())
+    if problems:
+        raise ConfigError(source, problems)
+    return config
 
 
 def load_config(path: Path) -> AgentConfig:
