@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cloud.stores.records import Record, to_record
 from cloud.stores.sql import SqlDatabase
@@ -90,5 +92,28 @@ async def test_retention_removes_old_raw_rows_but_keeps_rollups(tmp_path: Path) 
         assert await store.count() == 0
         assert sum(r.n for r in await store.rollups("pump-1", "p0")) == 2
         assert await store.write(_record(1, readings=3)) == 0
+    finally:
+        store.close()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(order=st.lists(st.tuples(st.sampled_from(["pump-1", "pump-2"]), st.integers(1, 5)), min_size=1,
+                      max_size=25))
+async def test_timeseries_is_idempotent_under_any_redelivery_order(tmp_path_factory: pytest.TempPathFactory,
+                                                                   order: list[tuple[str, int]]) -> None:
+    store = TimeseriesStore(SqlDatabase(path=tmp_path_factory.mktemp("ts") / "ts.db"), retention=1e12)
+    store.open()
+    try:
+        for device, seq in order:
+            batch = make_batch(device, seq, readings=4, windows=1)
+            await store.write(to_record(json.loads(batch.encode()), timestamp=0, device="-"))
+        unique = set(order)
+        assert await store.count() == 5 * len(unique)
+        for device in ("pump-1", "pump-2"):
+            seqs = {seq for d, seq in unique if d == device}
+            rollups = await store.rollups(device, "p0")
+            assert sum(r.n for r in rollups) == 2 * len(seqs)
+            expected_max = max((seq * 100 + 3 for seq in seqs), default=None)
+            assert max((r.max for r in rollups), default=None) == expected_max
     finally:
         store.close()
