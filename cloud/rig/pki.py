@@ -117,7 +117,6 @@ class CertificateAuthority:
         return IssuedCertificate(cert.public_bytes(serialization.Encoding.PEM),
                                  key_pem(key) if key is not None else b"")
 
-
     def revocation_list(self, serials: Iterable[int], *, validity: dt.timedelta = VALIDITY) -> bytes:
         """A PEM CRL signed by this CA that lists ``serials`` (mosquitto's ``crlfile``)."""
         now = dt.datetime.now(dt.UTC)

@@ -133,14 +133,17 @@ class Rig:
     # lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> Self:
-        """Start the broker and return once it accepts TCP connections; no-op if running."""
+        """Start the broker and return once it answers an mTLS handshake; no-op if running.
+
+        Without an explicit port, a port lost to another process meanwhile is replaced by a
+        free one (a few attempts)."""
         if self.is_running():
             return self
         binary = find_mosquitto()
         self._prepare()
         attempts = 1 if self._requested_port else _PORT_ATTEMPTS
         for attempt in range(1, attempts + 1):
-            if self._port is None or (attempt > 1 and not self._requested_port):
+            if self._port is None:
                 self._port = free_port(self.host)
             try:
                 self._spawn(binary)
