@@ -14,7 +14,6 @@ from typing import Final
 from edge_agent.aggregate.config import BatchingConfig
 from edge_agent.aggregate.outbox import Outbox
 from edge_agent.aggregate.sizing import (
-    encoded_size,
     envelope_overhead,
     last_entry_bytes,
     name_bytes,
@@ -135,7 +134,7 @@ class Batcher:
         ends = [r.t for r in readings] + [w.t + w.w for w in windows]
         batch = self._outbox.draft(start=min(times), end=max(ends), last=_latest(readings, windows),
                                    readings=tuple(readings), windows=tuple(windows))
-        encoded = encoded_size(batch)
+        encoded = len(batch.encode())
         if encoded > self._limit and len(readings) + len(windows) > 1:
             self._counters.inc("batch_splits")
             log.warning("batch over its byte limit after close; splitting",

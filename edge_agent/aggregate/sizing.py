@@ -8,7 +8,6 @@ byte for the separating comma, so the running total errs on the large side.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Final
 
@@ -16,7 +15,6 @@ from edge_agent.envelope import Batch, Reading, Value, Window, encode_json
 
 _READING_FIXED: Final = len(b'{"point":,"t":,"v":,"q":0}') + 1
 _CODE_FIXED: Final = len(b',"code":')
-_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=True)
 _WIDE_INT: Final = -(10**15)
 """A timestamp at least as wide as any the envelope's start/end will hold in practice."""
 
@@ -52,7 +50,7 @@ def reading_bytes(r: Reading, name_size: int) -> tuple[int, int]:
 
 def window_bytes(w: Window) -> int:
     """Size of a window in ``windows`` (windows are few: encoding each is cheap enough)."""
-    return _json_size(w.to_json()) + 1
+    return len(encode_json(w.to_json())) + 1
 
 
 def last_entry_bytes(name_size: int, v_size: int) -> int:
@@ -66,15 +64,3 @@ def envelope_overhead(device: str, site: str, asset_type: str, epoch: str) -> in
                      start=_WIDE_INT, end=_WIDE_INT)
     return len(skeleton.encode()) + len(b',"readings":[],"windows":[]')
 
-
-def encoded_size(batch: Batch) -> int:
-    """At least ``len(batch.encode())`` (exactly that when no ``NaN`` appears), at a third of its
-    cost: the C encoder writes NaN/infinities as ``NaN``/``Infinity`` where ``encode`` writes
-    ``null``, so each ``NaN`` found adds the one byte it is short (``Infinity`` is longer)."""
-    return _json_size(batch.to_json())
-
-
-def _json_size(obj: object) -> int:
-    text = _ENCODER.encode(obj)
-    size = len(text) if text.isascii() else len(text.encode())
-    return size + text.count("NaN")

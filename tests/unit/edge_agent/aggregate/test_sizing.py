@@ -5,7 +5,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge_agent.aggregate.sizing import (
-    encoded_size,
     envelope_overhead,
     last_entry_bytes,
     name_bytes,
@@ -36,23 +35,6 @@ def test_window_and_last_entry_sizes() -> None:
     w = Window("temp", 60_000, 60_000, 0, math.nan, math.nan, math.nan, math.nan, math.nan, Quality.BAD)
     assert window_bytes(w) == len(encode_json(w.to_json())) + 1
     assert last_entry_bytes(name_bytes("temp"), value_bytes(21.5)) == len('"temp":21.5,')
-
-
-@given(readings=st.lists(st.tuples(names, values), max_size=20))
-def test_encoded_size_never_underestimates(readings: list[tuple[str, object]]) -> None:
-    rs = tuple(Reading("d", p, i, v) for i, (p, v) in enumerate(readings))  # type: ignore[arg-type]
-    batch = Batch("d", "s", "a", "e", 1, 0, 1, readings=rs, last={r.point: r.v for r in rs})
-    size = encoded_size(batch)
-    actual = len(batch.encode())
-    assert size >= actual
-    if b"NaN" not in batch.encode() and not any(isinstance(r.v, float) and not math.isfinite(r.v) for r in rs):
-        assert size == actual
-
-
-def test_encoded_size_counts_non_finite_values_on_the_safe_side() -> None:
-    for v in (math.nan, math.inf, -math.inf):
-        batch = Batch("d", "s", "a", "e", 1, 0, 1, readings=(Reading("d", "x", 1, v),), last={"x": v})
-        assert encoded_size(batch) >= len(batch.encode())
 
 
 def test_overhead_covers_the_envelope_around_the_content() -> None:
