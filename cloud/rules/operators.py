@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Final
 
 from cloud.rules.types import (
     DECIMAL,
@@ -166,6 +165,3 @@ def _logical(combine: Callable[[bool, bool], bool]) -> BinaryOp:
             return UNDEFINED
         return combine(a, b)
     return apply
-
-
-COMPARISON_OPS: Final = frozenset({"=", "<>", "<", "<=", ">", ">="})

@@ -6,7 +6,8 @@ import pytest
 
 from cloud.rules import SqlSyntaxError, compile_rule, compile_template, substitute
 
-PAYLOAD = json.dumps({"deviceid": "iot123", "temp": 54.98, "coords": {"latitude": 47.6}, "tags": ["a"]}).encode()
+PAYLOAD = json.dumps(
+    {"deviceid": "iot123", "temp": 54.98, "coords": {"latitude": 47.6}, "tags": ["a"]}).encode()
 
 
 def test_aws_example_topic_republish() -> None:
