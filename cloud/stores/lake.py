@@ -16,7 +16,7 @@ import os
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -122,13 +122,13 @@ class LakeStore:
                           "ON CONFLICT DO NOTHING", (key.device, key.epoch, key.seq)):
             return []
         placeholders = ", ".join("?" * (len(ROW_FIELDS) + 1))
-        out = []
-        for row in record.rows:
-            partition = partition_path(row, self.partition_by)
-            rows = tx.query(f"INSERT INTO lake_staged (partition, {_QUOTED_FIELDS}) VALUES ({placeholders}) "
-                            "RETURNING id", (partition, *asdict(row).values()))
-            out.append((partition, int(rows[0][0]), row))
-        return out
+        # ids are consecutive: one writer holds the lock, and AUTOINCREMENT continues from sqlite_sequence
+        before = tx.query("SELECT seq FROM sqlite_sequence WHERE name = 'lake_staged'")
+        first = (int(before[0][0]) if before else 0) + 1
+        staged = [(partition_path(row, self.partition_by), first + i, row) for i, row in enumerate(record.rows)]
+        tx.execute_many(f"INSERT INTO lake_staged (partition, {_QUOTED_FIELDS}) VALUES ({placeholders})",
+                        [(partition, *astuple(row)) for partition, _, row in staged])
+        return staged
 
     def _resume(self, tx: Transaction) -> dict[str, list[tuple[int, Row]]]:
         for (partition,) in tx.query("SELECT DISTINCT partition FROM lake_staged"):

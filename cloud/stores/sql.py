@@ -24,6 +24,7 @@ class Cursor(Protocol):
     @property
     def rowcount(self) -> int: ...
     def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> Any: ...
     def fetchall(self) -> list[Any]: ...
     def fetchone(self) -> Any: ...
 
@@ -38,6 +39,13 @@ class Transaction:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; return the number of rows it changed."""
         self._cursor.execute(sql.replace("?", "%s") if self._postgres else sql, params)
+        return self._cursor.rowcount
+
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run one statement per row (one round trip on PostgreSQL); return the rows changed."""
+        if not rows:
+            return 0
+        self._cursor.executemany(sql.replace("?", "%s") if self._postgres else sql, rows)
         return self._cursor.rowcount
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

@@ -103,14 +103,19 @@ class TimeseriesStore:
         if not tx.execute("INSERT INTO ts_messages (device, epoch, seq, received) VALUES (?, ?, ?, ?) "
                           "ON CONFLICT DO NOTHING", (key.device, key.epoch, key.seq, now_ms)):
             return 0
-        hourly: dict[tuple[str, str, int], _Partial] = {}
         horizon = now_ms - int(self.retention * 1000)
-        inserted = 0
-        for row in record.rows:
-            if row.t >= horizon:
-                if not tx.execute(_INSERT_RAW, [getattr(row, c) for c in _COLUMNS]):
-                    continue
-                inserted += 1
+        fresh = [row for row in record.rows if row.t >= horizon]
+        params = [[getattr(row, c) for c in _COLUMNS] for row in fresh]
+        tx.execute("SAVEPOINT raw_rows")
+        if tx.execute_many(_INSERT_RAW, params) == len(fresh):
+            inserted = fresh
+        else:  # some rows were already there: insert one by one to count only the new ones
+            tx.execute("ROLLBACK TO SAVEPOINT raw_rows")
+            inserted = [row for row, p in zip(fresh, params, strict=True) if tx.execute(_INSERT_RAW, p)]
+        tx.execute("RELEASE SAVEPOINT raw_rows")
+        stale = [row for row in record.rows if row.t < horizon]
+        hourly: dict[tuple[str, str, int], _Partial] = {}
+        for row in (*inserted, *stale):
             partial = _contribution(row)
             if partial is not None:
                 slot = (row.device, row.point, row.t - row.t % HOUR_MS)
@@ -118,9 +123,9 @@ class TimeseriesStore:
                     hourly[slot].add(partial)
                 else:
                     hourly[slot] = partial
-        for (device, point, hour), p in hourly.items():
-            tx.execute(_UPSERT_HOURLY, (device, point, hour, p.n, p.sum, p.min, p.max))
-        return inserted
+        tx.execute_many(_UPSERT_HOURLY, [(device, point, hour, p.n, p.sum, p.min, p.max)
+                                         for (device, point, hour), p in hourly.items()])
+        return len(inserted)
 
     def _sweep(self, tx: Transaction, now_ms: int) -> None:
         removed = tx.execute("DELETE FROM ts_raw WHERE t < ?", (now_ms - int(self.retention * 1000),))
