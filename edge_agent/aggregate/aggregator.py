@@ -95,7 +95,9 @@ class Aggregator:
     def flush(self, now: float) -> list[Batch]:
         """Shutdown: close every open window (partial ones included) and emit everything held.
 
-        Readings held back by a deadband and alarms still waiting out ``for`` are not sent."""
+        Readings held back by a deadband and alarms still waiting out ``for`` are not sent. An
+        aggregator started after a flush (restart, reconfiguration) opens the current window
+        afresh, so that window arrives in two parts (two batches, each with its share of ``n``)."""
         self._advance(now)
         for window in self._windows.close_all():
             self._batcher.add_window(window, now)

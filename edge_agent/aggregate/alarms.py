@@ -109,7 +109,7 @@ class AlarmBank:
                 continue
             if r.t >= self._times.get(r.point, r.t):
                 v = r.v
-                usable = r.q is not Quality.BAD and isinstance(v, int | float)
+                usable = r.q != Quality.BAD and isinstance(v, int | float)
                 self._values[r.point] = v if usable else None
                 self._times[r.point] = r.t
             for alarm in alarms:

@@ -121,7 +121,7 @@ class WindowBank:
                 return True
             bucket = self._open[k] = _Bucket(now)
         v = r.v
-        if r.q is Quality.BAD:
+        if r.q == Quality.BAD:
             self._counters.inc("bad_readings")
             if r.point not in bucket.tallies:
                 bucket.tallies[r.point] = _Tally()

@@ -62,6 +62,13 @@ def test_bad_readings_travel_raw_and_are_never_averaged(bank: WindowBank, counte
     assert counters.get("bad_readings") == 1
 
 
+def test_quality_given_as_a_plain_integer_is_understood(bank: WindowBank) -> None:
+    assert bank.add(Reading("d", "p", T0, 5.0, 2), 0.0)  # type: ignore[arg-type]
+    assert not bank.add(Reading("d", "p", T0 + 1, 1.0, 1), 0.0)  # type: ignore[arg-type]
+    [w] = bank.close_due(T0 + W, 0.0)
+    assert (w.n, w.max, w.q) == (1, 1.0, Quality.UNCERTAIN)
+
+
 def test_a_window_of_only_bad_readings_is_emitted_bad_and_empty(bank: WindowBank) -> None:
     assert bank.add(Reading("d", "p", T0 + 5, None, Quality.BAD, 0x80000000), 0.0)
     [w] = bank.close_due(T0 + W, 0.0)
