@@ -22,6 +22,9 @@ class StreamPosition:
     last_acked_seq: int = 0
     next_read: dict[str, int] = field(default_factory=dict)
     """Per stream: the next sequence number not acknowledged (everything before it was)."""
+    acked_ahead: dict[str, list[int]] = field(default_factory=dict)
+    """Per stream: sequence numbers after ``next_read`` acknowledged out of order (a batch
+    requeued or still in flight holds ``next_read`` back); a restart does not replay them."""
 
 
 def load_position(path: Path) -> StreamPosition | None:
@@ -31,7 +34,8 @@ def load_position(path: Path) -> StreamPosition | None:
         return StreamPosition(
             epoch=str(raw["epoch"]), last_seq=int(raw["last_seq"]), dropped=int(raw["dropped"]),
             rejected=int(raw["rejected"]), last_acked_seq=int(raw["last_acked_seq"]),
-            next_read={str(k): int(v) for k, v in raw["next_read"].items()})
+            next_read={str(k): int(v) for k, v in raw["next_read"].items()},
+            acked_ahead={str(k): [int(s) for s in v] for k, v in raw.get("acked_ahead", {}).items()})
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:

@@ -108,6 +108,8 @@ class StreamManagerSpool:
         self._entries: dict[tuple[int, int], _Message] = {}
         self._next_append = {ALARM: 0, TELEMETRY: 0}
         """Per lane: the sequence number after the newest message known."""
+        self._acked_ahead: dict[int, set[int]] = {ALARM: set(), TELEMETRY: set()}
+        """Per lane: settled out of order, above the oldest unsettled message."""
         self._bytes = 0
         self._queue: TakeQueue[tuple[int, int]] = TakeQueue()
         self._reserved_seq = 0
@@ -122,6 +124,7 @@ class StreamManagerSpool:
             await self._run(self._ensure_streams)
             self._position = await self._run(self._load_position)
             for lane in (ALARM, TELEMETRY):
+                self._acked_ahead[lane] = set(self._position.acked_ahead.get(self._streams[lane], ()))
                 tail, self._position = await self._run(self._scan, lane, self._position)
                 for message in tail:
                     self._remember(lane, message)
@@ -246,6 +249,7 @@ class StreamManagerSpool:
                 raise
         message = self._entries.pop(key, None)
         self._queue.discard(key)
+        self._acked_ahead[key[0]].add(key[1])
         if message is not None:
             self._bytes -= message.size
         position = self._position
@@ -260,17 +264,19 @@ class StreamManagerSpool:
         try:
             await self._saves.submit(None)
         except BaseException:
+            self._acked_ahead[key[0]].discard(key[1])
             if message is not None:  # not durable: deliver it again
                 self._remember(key[0], message)
             raise
 
     def _advanced(self, position: StreamPosition) -> StreamPosition:
         """Per lane, the next unacknowledged sequence number: the oldest one still known."""
-        next_read = dict(position.next_read)
+        next_read, ahead = dict(position.next_read), dict(position.acked_ahead)
         for lane, stream in self._streams.items():
-            next_read[stream] = min((s for ln, s in self._entries if ln == lane),
-                                    default=self._next_append[lane])
-        return replace(position, next_read=next_read)
+            first = min((s for ln, s in self._entries if ln == lane), default=self._next_append[lane])
+            self._acked_ahead[lane] = {s for s in self._acked_ahead[lane] if s > first}
+            next_read[stream], ahead[stream] = first, sorted(self._acked_ahead[lane])
+        return replace(position, next_read=next_read, acked_ahead=ahead)
 
     async def _forget_below(self, lane: int, oldest: int) -> None:
         """Messages of ``lane`` below ``oldest`` were overwritten: count them as dropped (those in
@@ -350,10 +356,12 @@ class StreamManagerSpool:
         status = client.describe_message_stream(stream).storage_status
         oldest, newest = status.oldest_sequence_number or 0, status.newest_sequence_number
         start = position.next_read.get(stream, 0)
+        settled = set(position.acked_ahead.get(stream, ()))
         if newest is None or newest < oldest:
             newest = start - 1
         if oldest > start:
-            position = replace(position, dropped=position.dropped + oldest - start)
+            lost = oldest - start - sum(1 for s in settled if start <= s < oldest)
+            position = replace(position, dropped=position.dropped + lost)
             start = oldest
         self._next_append[lane] = max(start, newest + 1)
         last_seq, tail = position.last_seq, []
@@ -361,6 +369,9 @@ class StreamManagerSpool:
             options = ReadMessagesOptions(desired_start_sequence_number=start, min_message_count=1,
                                           max_message_count=PAGE, read_timeout_millis=0)
             for message in client.read_messages(stream, options):
+                start = message.sequence_number + 1
+                if message.sequence_number in settled:
+                    continue
                 try:
                     batch = decode_batch(message.payload)
                     if batch.epoch == position.epoch:
@@ -369,7 +380,6 @@ class StreamManagerSpool:
                     pass  # take() moves it to the dead letters
                 tail.append(_Message(message.sequence_number, len(message.payload),
                                      (message.ingest_time or 0) / 1000))
-                start = message.sequence_number + 1
         return tail, replace(position, last_seq=last_seq)
 
     # --- plumbing ---

@@ -9,6 +9,7 @@ the same storage every time it is called, so that calling it again is a restart.
 from __future__ import annotations
 
 import asyncio
+import random
 from typing import Any, Protocol
 
 import pytest
@@ -233,3 +234,52 @@ class SpoolContract:
 def batch_size() -> int:
     """Encoded size of a ``make_batch`` batch (epochs are 16 characters)."""
     return len(make_batch("0" * 16, 1).encode())
+
+
+class SpoolModelContract:
+    """Random sequences of put / take / ack / nack / reject / restart checked against a model
+    of the contract (mixed into :class:`SpoolContract`'s subclasses)."""
+
+    @pytest.mark.parametrize("seed", [1, 2, 3])
+    async def test_random_operations_match_the_model(self, spool_factory: SpoolFactory, seed: int) -> None:
+        rng = random.Random(seed)
+        stored: dict[int, BatchKind] = {}
+        in_flight: dict[int, Any] = {}
+        last_seq = acked_max = rejected = 0
+        spool = await spool_factory().__aenter__()
+        try:
+            for _ in range(150):
+                op = rng.choice(["put", "put", "take", "take", "ack", "nack", "reject", "restart"])
+                if op == "put":
+                    last_seq += 1
+                    kind = BatchKind.ALARM if rng.random() < 0.2 else BatchKind.TELEMETRY
+                    await spool.put(make_batch(spool.epoch, last_seq, kind=kind))
+                    stored[last_seq] = kind
+                elif op == "take" and len(stored) > len(in_flight):
+                    ready = [s for s in stored if s not in in_flight]
+                    expected = min(ready, key=lambda s: (stored[s] is not BatchKind.ALARM, s))
+                    batch, ack = await asyncio.wait_for(spool.take(), timeout=30)
+                    assert batch.seq == expected
+                    in_flight[batch.seq] = ack
+                elif op in ("ack", "nack", "reject") and in_flight:
+                    seq = rng.choice(sorted(in_flight))
+                    ack = in_flight.pop(seq)
+                    if op == "ack":
+                        await ack(None)
+                        del stored[seq]
+                        acked_max = max(acked_max, seq)
+                    elif op == "reject":
+                        await ack(Rejected("no"))
+                        del stored[seq]
+                        rejected += 1
+                    else:
+                        await ack(Retryable("later"))
+                elif op == "restart":
+                    await spool.__aexit__(None, None, None)
+                    in_flight.clear()
+                    spool = await spool_factory().__aenter__()
+                stats = spool.stats()
+                assert (stats.depth, stats.in_flight, spool.last_seq) == (len(stored), len(in_flight), last_seq)
+                assert (stats.last_acked_seq, stats.rejected) == (acked_max, rejected)
+        finally:
+            await spool.__aexit__(None, None, None)

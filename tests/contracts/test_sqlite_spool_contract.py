@@ -9,10 +9,10 @@ import pytest
 from edge_agent.interfaces import Spool
 from edge_agent.spool.config import SqliteSpoolConfig
 from edge_agent.spool.sqlite import SqliteSpool
-from tests.contracts.spool_contract import SpoolContract, SpoolFactory
+from tests.contracts.spool_contract import SpoolContract, SpoolFactory, SpoolModelContract
 
 
-class TestSqliteSpoolContract(SpoolContract):
+class TestSqliteSpoolContract(SpoolContract, SpoolModelContract):
     @pytest.fixture
     def spool_factory(self, tmp_path: Path) -> SpoolFactory:
         def factory(*, max_bytes: int | None = None, when_full: str | None = None,

@@ -10,10 +10,10 @@ from edge_agent.interfaces import Spool
 from edge_agent.spool.config import StreamManagerSpoolConfig
 from edge_agent.spool.stream_manager import StreamManagerSpool
 from tests.contracts.fake_stream_manager import FakeStreamManagerServer
-from tests.contracts.spool_contract import SpoolContract, SpoolFactory
+from tests.contracts.spool_contract import SpoolContract, SpoolFactory, SpoolModelContract
 
 
-class TestStreamManagerSpoolContract(SpoolContract):
+class TestStreamManagerSpoolContract(SpoolContract, SpoolModelContract):
     @pytest.fixture
     def spool_factory(self, tmp_path: Path) -> SpoolFactory:
         server = FakeStreamManagerServer()
