@@ -93,10 +93,11 @@ async def _provision_once(claim: ClaimConfig, directory: Path,
     if key_pem is None:
         raise EdgeferryError(f"provisioning: the private key in {pending.directory} disappeared")
     ca_pem = connection.ca.read_bytes() if connection.ca is not None else None
-    store_identity(directory, thing_name=registration.thing_name, cert_pem=issued.certificate_pem.encode(),
-                   key_pem=key_pem, ca_pem=ca_pem, endpoint=connection.endpoint,
-                   certificate_id=issued.certificate_id)
-    pending.clear()
+    await asyncio.to_thread(
+        store_identity, directory, thing_name=registration.thing_name,
+        cert_pem=issued.certificate_pem.encode(), key_pem=key_pem, ca_pem=ca_pem,
+        endpoint=connection.endpoint, certificate_id=issued.certificate_id)
+    await asyncio.to_thread(pending.clear)
     logger.info("device_provisioned", extra={"thing": registration.thing_name,
                                              "certificate_id": issued.certificate_id})
     return registration
@@ -109,16 +110,16 @@ async def _new_certificate(client: IdentityClient, claim: ClaimConfig, pending: 
         grant = await client.create_keys_and_certificate()
         if grant.private_key_pem is None:
             raise ProvisioningRejected(500, "InvalidResponse", "CreateKeysAndCertificate returned no key")
-        pending.save_key(grant.private_key_pem.encode())
+        await asyncio.to_thread(pending.save_key, grant.private_key_pem.encode())
     else:
         key = keys.new_private_key()
-        pending.save_key(keys.private_key_pem(key))
+        await asyncio.to_thread(pending.save_key, keys.private_key_pem(key))
         grant = await client.create_certificate_from_csr(keys.certificate_signing_request(key, client_id))
         if not keys.certificate_matches_key(grant.certificate_pem, key):
             raise ProvisioningRejected(500, "InvalidResponse", "the issued certificate is not for our key")
     issued = IssuedCertificate(grant.certificate_id, grant.certificate_pem, grant.ownership_token,
                                time.time())
-    pending.save_certificate(issued)
+    await asyncio.to_thread(pending.save_certificate, issued)
     return issued
 
 

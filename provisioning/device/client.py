@@ -65,20 +65,18 @@ class IdentityClient:
 
     async def __aenter__(self) -> Self:
         s = self._settings
-        self._connection = mqtt_connection_builder.mtls_from_path(
-            endpoint=s.endpoint, port=s.port, cert_filepath=str(s.certificate),
-            pri_key_filepath=str(s.private_key), ca_filepath=str(s.ca) if s.ca else None,
-            client_id=s.client_id, clean_session=True, keep_alive_secs=60,
-            tcp_connect_timeout_ms=int(s.timeout * 1000), enable_metrics_collection=False)
-        try:
-            await self._wait(self._connection.connect())
-        except ProvisioningUnavailable:
-            self._connection = None
-            raise
+        # building the TLS context reads files and parses certificates: off the event loop
+        connection: mqtt.Connection = await asyncio.to_thread(
+            mqtt_connection_builder.mtls_from_path, endpoint=s.endpoint, port=s.port,
+            cert_filepath=str(s.certificate), pri_key_filepath=str(s.private_key),
+            ca_filepath=str(s.ca) if s.ca else None, client_id=s.client_id, clean_session=True,
+            keep_alive_secs=60, tcp_connect_timeout_ms=int(s.timeout * 1000), enable_metrics_collection=False)
+        await self._wait(connection.connect())
+        self._connection = connection
         options = mqtt_request_response.ClientOptions(
             max_request_response_subscriptions=2, max_streaming_subscriptions=0,
             operation_timeout_in_seconds=max(1, int(s.timeout)))
-        self._client = iotidentity.IotIdentityClientV2(self._connection, options)
+        self._client = iotidentity.IotIdentityClientV2(connection, options)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -64,6 +64,13 @@ class BrokerAccess:
         self._lock = asyncio.Lock()
         self._requested = 0
         self._applied = 0
+        self._checker: BrokerClient | None = None
+
+    async def aclose(self) -> None:
+        """Close the connection kept for checking reloads."""
+        if self._checker is not None:
+            checker, self._checker = self._checker, None
+            await checker.__aexit__()
 
     def _identity(self) -> Path:
         if not (self._identity_dir / "device.cert.pem").exists():
@@ -115,9 +122,10 @@ class BrokerAccess:
             self._rig.reload()
 
     async def _wait_in_force(self, generation: str) -> None:
+        if self._checker is None:
+            self._checker = await self._client(f"{PROVISIONER}-{secrets.token_hex(4)}").__aenter__()
         deadline = time.monotonic() + BARRIER_TIMEOUT
-        async with self._client(f"{PROVISIONER}-{secrets.token_hex(4)}") as client:
-            while not await client.publish_allowed(f"edgeferry/acl/{generation}"):
-                if time.monotonic() > deadline:
-                    raise ProvisioningUnavailable("broker: the reloaded ACL did not come into force")
-                await asyncio.sleep(0.01)
+        while not await self._checker.publish_allowed(f"edgeferry/acl/{generation}"):
+            if time.monotonic() > deadline:
+                raise ProvisioningUnavailable("broker: the reloaded ACL did not come into force")
+            await asyncio.sleep(0.005)

@@ -114,13 +114,13 @@ class _Session:
             raise ProtocolError("the first packet must be CONNECT")
         connect = packets.decode_connect(first)
         if connect.protocol_level != packets.PROTOCOL_LEVEL_311:
-            self._writer.write(packets.connack(packets.CONNACK_BAD_PROTOCOL))
+            self._send(packets.connack(packets.CONNACK_BAD_PROTOCOL))
             raise ProtocolError(f"MQTT protocol level {connect.protocol_level} is not served here")
         self.client_id = connect.client_id or f"anonymous-{id(self):x}"
         self._caller = _caller(self.client_id, self._writer)
         self._endpoint._claim(self)
         self._endpoint.counters.inc("connections")
-        self._writer.write(packets.connack(packets.CONNACK_ACCEPTED))
+        self._send(packets.connack(packets.CONNACK_ACCEPTED))
         idle = connect.keep_alive * 1.5 if connect.keep_alive else None
         while True:
             packet = await asyncio.wait_for(packets.read_packet(self._reader), idle)
@@ -141,13 +141,13 @@ class _Session:
                 else:
                     self._endpoint.counters.inc("subscribe_denied")
                     codes.append(packets.SUBACK_FAILURE)
-            self._writer.write(packets.suback(request.packet_id, codes))
+            self._send(packets.suback(request.packet_id, codes))
         elif packet.kind == packets.UNSUBSCRIBE:
             unsubscribe = packets.decode_unsubscribe(packet)
             self._filters.difference_update(unsubscribe.filters)
-            self._writer.write(packets.unsuback(unsubscribe.packet_id))
+            self._send(packets.unsuback(unsubscribe.packet_id))
         elif packet.kind == packets.PINGREQ:
-            self._writer.write(packets.pingresp())
+            self._send(packets.pingresp())
         elif packet.kind == packets.DISCONNECT:
             return False
         elif packet.kind != packets.PUBACK:
@@ -162,7 +162,7 @@ class _Session:
                            extra={"client_id": self.client_id, "topic": publish.topic})
             return False
         if publish.packet_id is not None:
-            self._writer.write(packets.puback(publish.packet_id))
+            self._send(packets.puback(publish.packet_id))
         self._endpoint.counters.inc("requests")
         task = asyncio.create_task(self._answer(publish))
         self._tasks.add(task)
@@ -177,10 +177,14 @@ class _Session:
             self._endpoint.counters.inc("replies_unsubscribed")
             return
         self._next_packet_id = self._next_packet_id % 0xFFFF + 1
-        self._writer.write(packets.publish(reply.topic, json.dumps(reply.payload).encode(),
+        self._send(packets.publish(reply.topic, json.dumps(reply.payload).encode(),
                                            self._next_packet_id))
         with contextlib.suppress(ConnectionError):
             await self._writer.drain()
+
+    def _send(self, data: bytes) -> None:
+        if not self._writer.is_closing():
+            self._writer.write(data)
 
     def close(self) -> None:
         self._writer.close()

@@ -31,7 +31,10 @@ async def revoke_thing(rig: Rig, registry: Registry, thing: str) -> list[str]:
         logger.warning("revoke_broker_not_running", extra={"thing": thing})
         return revoked
     access = BrokerAccess(rig, registry, state_dir(rig))
-    await access.refresh()
-    await access.disconnect(thing)
+    try:
+        await access.refresh()
+        await access.disconnect(thing)
+    finally:
+        await access.aclose()
     logger.info("thing_revoked", extra={"thing": thing, "certificates": len(revoked)})
     return revoked

@@ -96,4 +96,5 @@ class ProvisioningService:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.endpoint.__aexit__()
+        await self.access.aclose()
         self.registry.close()

@@ -13,12 +13,20 @@ from awsiot import mqtt_connection_builder
 
 from cloud.rig import Rig
 from edge_agent.identity import ClaimConfig
+from provisioning import topics
 from provisioning.service.api import TemplateEntry
 from provisioning.service.hooks import SerialAllowList
 from provisioning.service.service import ProvisioningService
 from provisioning.service.templates import DEFAULT_TEMPLATE_NAME, DEFAULT_TEMPLATE_PATH, load_template
 
 TIMEOUT = 20.0
+REPLY_FILTERS = (
+    topics.CREATE_FROM_CSR + topics.ACCEPTED, topics.CREATE_FROM_CSR + topics.REJECTED,
+    topics.CREATE_KEYS + topics.ACCEPTED,
+    "$aws/provisioning-templates/+/provision/json/accepted",
+    "$aws/provisioning-templates/edgeferry-device/provision/json/accepted",
+)
+"""What a curious claim holder subscribes to: the reply topics of the provisioning API."""
 GUARDED_TEMPLATE = "guarded"
 ALLOWED_SERIALS = frozenset(f"ok-{i}" for i in range(10))
 

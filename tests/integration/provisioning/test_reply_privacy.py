@@ -10,17 +10,9 @@ from pathlib import Path
 import pytest
 
 from edge_agent.identity import IdentityConfig
-from provisioning import topics
 from provisioning.device import ensure_identity
 from provisioning.service.service import ProvisioningService
-from tests.integration.provisioning.conftest import ClaimConnection, ClaimFactory
-
-REPLY_FILTERS = (
-    topics.CREATE_FROM_CSR + topics.ACCEPTED, topics.CREATE_FROM_CSR + topics.REJECTED,
-    topics.CREATE_KEYS + topics.ACCEPTED,
-    "$aws/provisioning-templates/+/provision/json/accepted",
-    "$aws/provisioning-templates/edgeferry-device/provision/json/accepted",
-)
+from tests.integration.provisioning.conftest import REPLY_FILTERS, ClaimConnection, ClaimFactory
 
 
 async def test_eavesdropper_subscribed_to_the_standard_topics_receives_nothing(
