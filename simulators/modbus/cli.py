@@ -5,11 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import termios
+from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from edge_agent.errors import EdgeferryError
 from edge_agent.units import parse_duration
 from simulators.modbus.faults import parse_faults
 from simulators.profiles import PROFILES
+
+if TYPE_CHECKING:
+    from simulators.modbus.server import ModbusSimulator
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +31,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--serial", metavar="DEVICE", default=None,
                         help="serve RTU on this serial port instead of TCP")
     parser.add_argument("--baudrate", type=int, default=19200)
+    parser.add_argument("--parity", choices=["N", "E", "O"], default="E",
+                        help="serial parity (default E, as the Modbus serial line spec says)")
     parser.add_argument("--update-interval", type=parse_duration, default=1.0,
                         help="how often values change (default 1s)")
     parser.add_argument("--seed", type=int, default=0)
@@ -31,6 +40,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="exception:ADDR[:CODE] (registers), timeout:P, drop:SECONDS, stuck:ADDR (repeatable)")
     parser.add_argument("--print-map", action="store_true",
                         help="print the register map and exit")
+    parser.add_argument("--print-config", action="store_true",
+                        help="print an agent device config (YAML) that polls this simulator, and exit")
     parser.set_defaults(func=run)
 
 
@@ -49,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         simulator = ModbusSimulator(args.profile, host=args.host, port=args.port, unit=args.unit,
                                     points=args.points, faults=faults, update_interval=args.update_interval,
                                     seed=args.seed, framer=args.framer, serial_port=args.serial,
-                                    baudrate=args.baudrate)
+                                    baudrate=args.baudrate, parity=args.parity)
     except ValueError as exc:
         raise EdgeferryError(str(exc)) from None
     if args.print_map:
@@ -57,18 +68,25 @@ def run(args: argparse.Namespace) -> int:
             print(f"{e.table:<16} {e.address:>5}  {e.dtype:<8} {e.signal.point_name:<28} "
                   f"{e.signal.unit or '':<6} scale={e.scale:g} word_order={e.word_order}")
         return 0
+    if args.print_config:
+        print(yaml.safe_dump({"devices": [_device_config(simulator, args)]}, sort_keys=False), end="")
+        return 0
     try:
         asyncio.run(_serve(simulator))
-    except (OSError, RuntimeError) as exc:
+    except (OSError, RuntimeError, termios.error) as exc:
         where = args.serial or f"{args.host}:{args.port}"
         raise EdgeferryError(f"cannot serve Modbus on {where}: {exc}") from None
     return 0
 
 
-async def _serve(simulator: object) -> None:
-    from simulators.modbus.server import ModbusSimulator
+def _device_config(simulator: ModbusSimulator, args: argparse.Namespace) -> dict[str, Any]:
+    if args.serial:
+        return {"type": "modbus_rtu", "name": simulator.profile, "port": args.serial, "unit": args.unit,
+                "baudrate": args.baudrate, "parity": args.parity, "points": simulator.point_configs()}
+    return simulator.device_config(name=simulator.profile)
 
-    assert isinstance(simulator, ModbusSimulator)
+
+async def _serve(simulator: ModbusSimulator) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -46,7 +46,7 @@ class ModbusSimulator:
                  unit: int = 1, points: int | None = None, faults: Faults | None = None,
                  update_interval: float = 1.0, seed: int = 0,
                  framer: Literal["socket", "rtu"] = "socket", serial_port: str | None = None,
-                 baudrate: int = 19200) -> None:
+                 baudrate: int = 19200, parity: Literal["N", "E", "O"] = "E") -> None:
         self.profile = profile
         self.host = host
         self.port = port
@@ -56,6 +56,7 @@ class ModbusSimulator:
         self.framer = framer
         self.serial_port = serial_port
         self.baudrate = baudrate
+        self.parity = parity
         self.model = build_model(profile, points=points, seed=seed)
         self.entries = modbus_map(profile, self.model)
         self.image = RegisterImage(self.entries, self.faults.stuck)
@@ -69,7 +70,8 @@ class ModbusSimulator:
         device = SimDevice(self.unit, simdata=self._blocks(), action=self._on_request)
         if self.serial_port is not None:
             self._server = ModbusSerialServer(device, framer=FramerType.RTU, port=self.serial_port,
-                                              baudrate=self.baudrate, trace_packet=self._on_packet)
+                                              baudrate=self.baudrate, parity=self.parity,
+                                              trace_packet=self._on_packet)
         else:
             framer = FramerType.RTU if self.framer == "rtu" else FramerType.SOCKET
             self._server = ModbusTcpServer(device, framer=framer, address=(self.host, self.port),

@@ -165,8 +165,9 @@ class ModbusSource:
         client = build_client(self._config)
         try:
             ok = bool(await client.connect())
-        except (OSError, ModbusException, TimeoutError) as exc:
-            log.debug("modbus_connect_error", extra={"device": self.name, "error": repr(exc)})
+        except Exception as exc:  # socket, pyserial and termios errors alike mean: not connected, retry
+            log.warning("modbus_connect_error", extra={"device": self.name, "endpoint": self._where,
+                                                       "error": repr(exc)})
             ok = False
         if not ok:
             client.close()

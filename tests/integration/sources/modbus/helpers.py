@@ -17,7 +17,7 @@ def tcp_device(config: dict[str, Any], **overrides: Any) -> ModbusTcpDevice:
 
 
 def rtu_device(port: str, points: list[dict[str, Any]], **overrides: Any) -> ModbusRtuDevice:
-    return ModbusRtuDevice.model_validate({"type": "modbus_rtu", "name": "rtu", "port": port, "parity": "N",
+    return ModbusRtuDevice.model_validate({"type": "modbus_rtu", "name": "rtu", "port": port,
                                            "points": points, **overrides})
 
 

@@ -64,8 +64,9 @@ async def test_rtu_framing_over_tcp_and_cdab_floats() -> None:
 
 async def test_serial_rtu_over_a_pseudo_terminal_pair(null_modem: NullModem) -> None:
     server_tty, client_tty = null_modem.paths
-    async with ModbusSimulator("reefer", serial_port=server_tty, baudrate=115200, unit=7) as sim:
-        config = rtu_device(client_tty, sim.point_configs(), unit=7, baudrate=115200, timeout=1.0)
+    # Pseudo-terminals refuse parity settings: 8N1 on both ends.
+    async with ModbusSimulator("reefer", serial_port=server_tty, baudrate=115200, unit=7, parity="N") as sim:
+        config = rtu_device(client_tty, sim.point_configs(), unit=7, baudrate=115200, parity="N", timeout=1.0)
         async with ModbusSource(config) as source:
             scans = await collect_scans(source, 2)
     for scan in scans:
@@ -202,3 +203,14 @@ async def test_writes_reach_the_model_and_read_back() -> None:
             await wait_until(lambda: sim.model.sample(time.time())["Reefer.Setpoint"] == -25.0)
             values = by_point(await source.poll())
     assert values["reefer_setpoint"].v == -25.0
+
+
+async def test_concurrent_requests_on_one_connection_give_the_same_readings() -> None:
+    async with ModbusSimulator("pump-station", points=400, update_interval=3600) as sim:
+        serial_config = tcp_device(sim.device_config(), **FAST)
+        concurrent_config = tcp_device(sim.device_config(), **{**FAST, "max_in_flight": 4})
+        async with ModbusSource(serial_config) as one, ModbusSource(concurrent_config) as four:
+            expected = {r.point: r.v for r in await one.poll()}
+            got = {r.point: r.v for r in await four.poll()}
+    assert got == expected
+    assert four.counters.get("responses") == len(four.plan.requests) > 4

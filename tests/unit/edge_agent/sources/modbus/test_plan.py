@@ -194,3 +194,12 @@ def test_points_beyond_the_address_space_are_config_errors() -> None:
     with pytest.raises(ValidationError, match="beyond 65535"):
         ModbusPoint(name="x{i}", address=65530, dtype="float32", count=4)
     assert register_count("float32") == 2
+
+
+def test_naive_plan_has_one_request_per_point() -> None:
+    points = [{"name": "f{i}", "address": 0, "dtype": "float32", "count": 10},
+              {"name": "c{i}", "table": "coil", "address": 0, "dtype": "bool", "count": 5}]
+    naive = plan_reads(device(points), coalesce_reads=False)
+    assert len(naive.requests) == naive.point_count == 15
+    assert all(len(r.points) == 1 and r.count == r.points[0].width for r in naive.requests)
+    assert len(plan_reads(device(points)).requests) == 2
