@@ -99,6 +99,7 @@ def parse_rules(data: Any, source: str = "<rules>", *, base: Path | None = None)
         raise RulesFileError(source, _problems(exc)) from None
     sql_problems = [f"rules[{i}].sql: {problem}" for i, rule in enumerate(rules.rules)
                     if (problem := _sql_problem(rule)) is not None]
+    sql_problems += [problem for i, rule in enumerate(rules.rules) for problem in _template_problems(i, rule)]
     if sql_problems:
         raise RulesFileError(source, sql_problems)
     if base is not None and not rules.data_dir.is_absolute():
@@ -130,6 +131,25 @@ def _sql_problem(rule: RuleSpec) -> str | None:
     except RulesError as exc:
         return str(exc)
     return None
+
+
+def _template_problems(index: int, rule: RuleSpec) -> list[str]:
+    """Substitution templates (``${...}``) in action fields that do not parse."""
+    from cloud.rules import compile_template
+    from cloud.rules.errors import RulesError
+
+    places = [(f"actions[{j}]", spec) for j, spec in enumerate(rule.actions)]
+    if rule.error_action is not None:
+        places.append(("errorAction", rule.error_action))
+    problems = []
+    for where, spec in places:
+        for field, value in spec.config.model_dump(by_alias=True, exclude={"backend"}).items():
+            if isinstance(value, str) and "${" in value:
+                try:
+                    compile_template(value, sql_version=rule.aws_iot_sql_version)
+                except RulesError as exc:
+                    problems.append(f"rules[{index}].{where}.{spec.kind}.{field}: {exc}")
+    return problems
 
 
 def _problems(exc: ValidationError) -> list[str]:

@@ -68,6 +68,11 @@ def test_sql_errors_and_duplicate_names_are_problems_too() -> None:
     assert sql_problem.startswith("rules[0].sql: line 1:")
 
 
+def test_substitution_templates_are_checked_with_their_path() -> None:
+    [problem] = problems({"rules": [rule(actions=[{"republish": {"topic": "out/${topic(4)"}}])]})
+    assert problem.startswith("rules[0].actions[0].republish.topic: ")
+
+
 def test_the_top_level_must_be_a_mapping_with_rules() -> None:
     assert problems(["x"]) == ["(top level): expected a mapping with a 'rules' list"]
     assert problems({"rules": []})[0].startswith("rules: List should have at least 1 item")
