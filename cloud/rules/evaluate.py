@@ -254,22 +254,27 @@ class Compiler:
         if value or (len(items) == 1 and isinstance(items[0], Star)):
             only = items[0]
             return self.expr(only.expr if isinstance(only, Projection) else only, nested=nested)
-        parts: list[tuple[tuple[str, ...] | None, Evaluator]] = []
+        # (key, dotted key or None, evaluator); key None is ``*``
+        parts: list[tuple[str | None, tuple[str, ...] | None, Evaluator]] = []
         for position, item in enumerate(items, start=1):
             if isinstance(item, Star):
-                parts.append((None, lambda scope, row: row))
+                parts.append((None, None, lambda scope, row: row))
             else:
-                parts.append((_output_key(item, position), self.expr(item.expr, nested=nested)))
+                key = _output_key(item, position)
+                parts.append((key[0], key if len(key) > 1 else None, self.expr(item.expr, nested=nested)))
 
         def project(scope: Scope, row: Value) -> Value:
             out: dict[str, Value] = {}
-            for key, evaluate in parts:
+            for key, dotted, evaluate in parts:
                 result = evaluate(scope, row)
                 if key is None:
                     if type(result) is dict:
                         out.update(result)
                 elif result is not UNDEFINED:
-                    _put(out, key, result)
+                    if dotted is None:
+                        out[key] = result
+                    else:
+                        _put(out, dotted, result)
             return out
         return project
 
@@ -295,6 +300,13 @@ def _path_reader(path: tuple[str, ...]) -> Evaluator:
     if len(path) == 1:
         name = path[0]
         return lambda scope, row: row.get(name, UNDEFINED) if type(row) is dict else UNDEFINED
+    if len(path) == 2:
+        outer, inner = path
+
+        def read_member(scope: Scope, row: Value) -> Value:
+            value = row.get(outer) if type(row) is dict else None
+            return value.get(inner, UNDEFINED) if type(value) is dict else UNDEFINED
+        return read_member
 
     def read(scope: Scope, row: Value) -> Value:
         value = row

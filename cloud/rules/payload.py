@@ -37,9 +37,10 @@ class JsonReader:
         create = DECIMAL.create_decimal
 
         def decimal(text: str) -> int | Decimal:
+            number = create(text)
             if text[-1] != "0" and "e" not in text and "E" not in text:
-                return create(text)  # a fraction not ending in 0 is never whole
-            return normalise(create(text))
+                return number  # a fraction not ending in 0 is never whole
+            return int(number) if number == number.to_integral_value() else number
 
         # ... unless the text may hold a whole number such as 10.0 or 1e3, which SQL 2016-03-23 reads
         # as an Int: then each number goes through the normaliser.

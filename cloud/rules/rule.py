@@ -97,6 +97,22 @@ class Rule:
     def run(self, topic: str, payload: bytes | str | object, *, clientid: str | None = None,
             timestamp: int | None = None, principal: str | None = None) -> RuleResult | None:
         """Evaluate the rule on one message; None when the topic filter or WHERE does not match."""
+        fired = self._fire(topic, payload, clientid, timestamp, principal)
+        if fired is None:
+            return None
+        scope, value = fired
+        return RuleResult(value, scope.variables, scope.message)
+
+    def evaluate(self, topic: str, payload: bytes | str | object, *, clientid: str | None = None,
+                 timestamp: int | None = None, principal: str | None = None) -> Output | None:
+        """The rule's output for one message (an object; for SELECT VALUE whatever it selects; raw
+        bytes for ``SELECT *`` on a binary payload), or None when the topic filter or WHERE does not
+        match (or SELECT VALUE selects Undefined)."""
+        fired = self._fire(topic, payload, clientid, timestamp, principal)
+        return None if fired is None else to_output(fired[1])
+
+    def _fire(self, topic: str, payload: bytes | str | object, clientid: str | None, timestamp: int | None,
+              principal: str | None) -> tuple[Scope, Value] | None:
         if not self.matches_topic(topic):
             return None
         scope = open_scope(topic, payload, clientid=clientid, timestamp=timestamp, principal=principal,
@@ -106,15 +122,7 @@ class Rule:
             scope.variables[name] = evaluate(scope, row)
         if self._where is not None and to_boolean(self._where(scope, row)) is not True:
             return None
-        return RuleResult(self._select(scope, row), scope.variables, scope.message)
-
-    def evaluate(self, topic: str, payload: bytes | str | object, *, clientid: str | None = None,
-                 timestamp: int | None = None, principal: str | None = None) -> Output | None:
-        """The rule's output for one message (an object; for SELECT VALUE whatever it selects; raw
-        bytes for ``SELECT *`` on a binary payload), or None when the topic filter or WHERE does not
-        match (or SELECT VALUE selects Undefined)."""
-        result = self.run(topic, payload, clientid=clientid, timestamp=timestamp, principal=principal)
-        return None if result is None else result.output
+        return scope, self._select(scope, row)
 
 
 def compile_rule(sql: str, *, sql_version: str = "2016-03-23",
