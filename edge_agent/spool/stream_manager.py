@@ -30,16 +30,12 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from typing import Any, Protocol, Self, TypeVar
+from dataclasses import replace
+from typing import Self, TypeVar
 
 from stream_manager import (
-    InvalidRequestException,
-    MessageStreamDefinition,
     NotEnoughMessagesException,
-    Persistence,
     ReadMessagesOptions,
-    StrategyOnFull,
     StreamManagerClient,
     StreamManagerException,
 )
@@ -55,40 +51,11 @@ from edge_agent.spool.files import move_aside
 from edge_agent.spool.group_commit import GroupCommit
 from edge_agent.spool.position import StreamPosition, load_position, save_position
 from edge_agent.spool.stats import SpoolStats
+from edge_agent.spool.streams import ALARM, TELEMETRY, StreamClient, StreamLayout, StreamMessage, read_tail
 from edge_agent.spool.take_queue import TakeQueue
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-DEAD_LETTER_BYTES = 1024 * 1024
-MIN_STREAM_BYTES = 64 * 1024
-PAGE = 100
-"""Messages read per request when a restart scans the unacknowledged tail."""
-
-ALARM, TELEMETRY = 0, 1
-"""Lane priorities: the key (lane, sequence number) orders takes."""
-
-
-class StreamClient(Protocol):
-    """The part of ``stream_manager.StreamManagerClient`` this spool uses."""
-
-    def list_streams(self) -> list[str]: ...
-    def create_message_stream(self, definition: MessageStreamDefinition) -> None: ...
-    def update_message_stream(self, definition: MessageStreamDefinition) -> None: ...
-    def append_message(self, stream_name: str, data: bytes) -> int: ...
-    def read_messages(self, stream_name: str, options: ReadMessagesOptions | None = None) -> list[Any]: ...
-    def describe_message_stream(self, stream_name: str) -> Any: ...
-    def close(self) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class _Message:
-    """An unacknowledged message the spool knows of (its payload stays in the stream)."""
-
-    seq: int
-    size: int
-    ingest_time: float
-
 
 class StreamManagerSpool:
     """Durable FIFO of batches in Stream Manager streams (see the module docstring)."""
@@ -100,12 +67,12 @@ class StreamManagerSpool:
         self.counters = Counters()
         self._client_factory = client_factory
         self._clock = clock
-        self._streams = {ALARM: f"{config.stream}-alarms", TELEMETRY: config.stream}
-        self._dead_letters = f"{config.stream}-rejected"
+        self._layout = StreamLayout(config)
+        self._streams = self._layout.lanes
         self._executor: ThreadPoolExecutor | None = None
         self._client: StreamClient | None = None
         self._position = StreamPosition()
-        self._entries: dict[tuple[int, int], _Message] = {}
+        self._entries: dict[tuple[int, int], StreamMessage] = {}
         self._next_append = {ALARM: 0, TELEMETRY: 0}
         """Per lane: the sequence number after the newest message known."""
         self._acked_ahead: dict[int, set[int]] = {ALARM: set(), TELEMETRY: set()}
@@ -121,12 +88,14 @@ class StreamManagerSpool:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-streams")
         try:
             self._client = await self._run(self._client_factory)
-            await self._run(self._ensure_streams)
+            await self._run(self._layout.ensure, self._client_())
             self._position = await self._run(self._load_position)
             for lane in (ALARM, TELEMETRY):
                 self._acked_ahead[lane] = set(self._position.acked_ahead.get(self._streams[lane], ()))
-                tail, self._position = await self._run(self._scan, lane, self._position)
-                for message in tail:
+                tail = await self._run(read_tail, self._client_(), self._streams[lane], self._position)
+                self._position = tail.position
+                self._next_append[lane] = tail.next_append
+                for message in tail.messages:
                     self._remember(lane, message)
             self._position = self._advanced(self._position)
             await self._saves.submit(None)
@@ -179,7 +148,7 @@ class StreamManagerSpool:
             self._reserved_seq = max(previous, self._position.last_seq)
             raise
         self._position = replace(self._position, last_seq=max(self._position.last_seq, batch.seq))
-        self._remember(lane, _Message(seq, len(payload), self._clock()))
+        self._remember(lane, StreamMessage(seq, len(payload), self._clock()))
         self.counters.inc("put")
         if self.config.when_full == "drop_oldest":
             oldest = (await self._call(self._client_().describe_message_stream,
@@ -243,7 +212,7 @@ class StreamManagerSpool:
         """Acknowledge (or dead-letter) a taken message and persist the advanced position."""
         if rejected is not None:
             try:
-                await self._call(self._client_().append_message, self._dead_letters, payload)
+                await self._call(self._client_().append_message, self._layout.dead_letters, payload)
             except BaseException:
                 self._queue.requeue(key)
                 raise
@@ -294,7 +263,7 @@ class StreamManagerSpool:
         self._drops.record("overwritten", len(lost), self._position.last_seq)
         await self._saves.submit(None)
 
-    def _remember(self, lane: int, message: _Message) -> None:
+    def _remember(self, lane: int, message: StreamMessage) -> None:
         key = (lane, message.seq)
         self._entries[key] = message
         self._bytes += message.size
@@ -305,37 +274,6 @@ class StreamManagerSpool:
         """One durable write of the position, whatever number of acks it carries."""
         await self._run(save_position, self.config.position_file, self._position)
         return [None] * len(items)
-
-    # --- on the worker thread ---
-
-    def _definition(self, lane: int | None) -> MessageStreamDefinition:
-        cap = self.config.max_bytes
-        if lane == ALARM:
-            cap = max(MIN_STREAM_BYTES, cap // 8)
-        elif lane is None:
-            cap = DEAD_LETTER_BYTES
-        segment = max(1024, cap // 16)
-        if self.config.when_full == "reject_new":
-            cap *= 2  # headroom for acknowledged messages; the spool enforces max_bytes itself
-        name = self._dead_letters if lane is None else self._streams[lane]
-        return MessageStreamDefinition(
-            name=name, max_size=cap, stream_segment_size=segment,
-            strategy_on_full=StrategyOnFull.OverwriteOldestData, persistence=Persistence.File,
-            flush_on_write=self.config.flush_on_write)
-
-    def _ensure_streams(self) -> None:
-        client = self._client_()
-        existing = set(client.list_streams())
-        for lane in (ALARM, TELEMETRY, None):
-            definition = self._definition(lane)
-            if definition.name not in existing:
-                client.create_message_stream(definition)
-                continue
-            try:
-                client.update_message_stream(definition)
-            except InvalidRequestException as exc:  # e.g. UpdateNotAllowed: keep the stream as it is
-                logger.warning("spool_stream_not_updated", extra={"stream": definition.name,
-                                                                  "error": str(exc)})
 
     def _load_position(self) -> StreamPosition:
         path = self.config.position_file
@@ -348,39 +286,6 @@ class StreamManagerSpool:
                 "action": "new epoch started; streams re-read from their oldest message"})
             position = None
         return StreamPosition() if position is None else position
-
-    def _scan(self, lane: int, position: StreamPosition) -> tuple[list[_Message], StreamPosition]:
-        """The unacknowledged tail of one stream, and the position updated with what the tail
-        says (``last_seq``) and what was overwritten while nobody read (``dropped``)."""
-        client, stream = self._client_(), self._streams[lane]
-        status = client.describe_message_stream(stream).storage_status
-        oldest, newest = status.oldest_sequence_number or 0, status.newest_sequence_number
-        start = position.next_read.get(stream, 0)
-        settled = set(position.acked_ahead.get(stream, ()))
-        if newest is None or newest < oldest:
-            newest = start - 1
-        if oldest > start:
-            lost = oldest - start - sum(1 for s in settled if start <= s < oldest)
-            position = replace(position, dropped=position.dropped + lost)
-            start = oldest
-        self._next_append[lane] = max(start, newest + 1)
-        last_seq, tail = position.last_seq, []
-        while start <= newest:
-            options = ReadMessagesOptions(desired_start_sequence_number=start, min_message_count=1,
-                                          max_message_count=PAGE, read_timeout_millis=0)
-            for message in client.read_messages(stream, options):
-                start = message.sequence_number + 1
-                if message.sequence_number in settled:
-                    continue
-                try:
-                    batch = decode_batch(message.payload)
-                    if batch.epoch == position.epoch:
-                        last_seq = max(last_seq, batch.seq)
-                except EnvelopeError:
-                    pass  # take() moves it to the dead letters
-                tail.append(_Message(message.sequence_number, len(message.payload),
-                                     (message.ingest_time or 0) / 1000))
-        return tail, replace(position, last_seq=last_seq)
 
     # --- plumbing ---
 
