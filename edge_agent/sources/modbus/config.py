@@ -58,7 +58,9 @@ class ModbusDeviceBase(StrictModel):
     timeout: Duration = 1.0
     retries: int = Field(default=1, ge=0, le=10)
     max_in_flight: int = Field(default=1, ge=1, le=16)
-    """Requests outstanding at once on the connection; many PLCs accept only one."""
+    """Requests of one poll issued at once on the connection; many PLCs accept only one. pymodbus
+    3.16 keeps one request on the wire per connection, so values above 1 overlap only the agent's
+    own work on the requests, not device round trips."""
     max_gap: int = Field(default=8, ge=0, le=120)
     """Largest run of unused registers (bits x 16) read through to merge two requests."""
     max_registers: int = Field(default=125, ge=1, le=125)

@@ -214,3 +214,16 @@ async def test_concurrent_requests_on_one_connection_give_the_same_readings() ->
             got = {r.point: r.v for r in await four.poll()}
     assert got == expected
     assert four.counters.get("responses") == len(four.plan.requests) > 4
+
+
+async def test_a_device_that_comes_up_later_is_connected_with_backoff(closed_port: int) -> None:
+    async with ModbusSimulator("reefer", port=closed_port, update_interval=3600) as template:
+        config = tcp_device(template.device_config(), **FAST)
+    async with ModbusSource(config) as source:
+        assert {r.code for r in await source.poll()} == {DISCONNECTED}
+        await wait_until(lambda: source.counters.get("connect_failures") >= 3)
+        async with ModbusSimulator("reefer", port=closed_port):
+            await wait_until(lambda: source.connected)
+            readings = await source.poll()
+    assert all(r.q is Quality.GOOD for r in readings)
+    assert source.counters.get("reconnects") == 1
