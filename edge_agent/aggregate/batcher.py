@@ -72,6 +72,7 @@ class Batcher:
         return None if self._opened_at is None else self._opened_at + self._max_age
 
     def add_reading(self, r: Reading, now: float) -> None:
+        """Bundle a reading (``now``: monotonic time, starts the batch's age if it is the first)."""
         point = r.point
         name_size = self._names.get(point)
         if name_size is None:
@@ -87,6 +88,7 @@ class Batcher:
             self.close()
 
     def add_window(self, w: Window, now: float) -> None:
+        """Bundle a closed window."""
         point = w.point
         name_size = self._names.get(point)
         if name_size is None:

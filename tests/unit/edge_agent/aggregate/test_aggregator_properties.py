@@ -15,6 +15,7 @@ from .conftest import START_MS, build_aggregator
 
 WIDTH_MS = 10_000
 MODES = {"w1": PointMode("window"), "w2": PointMode("window"), "r1": PointMode("raw")}
+ALARMS = [{"name": "high", "when": "w1 > 0 and r1 < 0"}, {"name": "held", "when": "w2 > 0", "for": "3s"}]
 
 value = st.one_of(st.floats(-1e6, 1e6), st.integers(-1000, 1000), st.booleans(), st.sampled_from(["on", "off"]))
 reading = st.tuples(st.sampled_from(sorted(MODES)), st.integers(-12_000, 12_000), value,
@@ -41,7 +42,7 @@ def test_windows_partition_the_readings_under_clock_jumps(ops: list[tuple[str, A
                                                           lateness: int, next_seq: int) -> None:
     clock = ManualClock(wall_ms=START_MS, monotonic=500.0)
     agg = build_aggregator(MODES, clock=clock, aggregation={"window": WIDTH_MS / 1000, "lateness": lateness},
-                           batching=batch_cfg, next_seq=next_seq)
+                           batching=batch_cfg, next_seq=next_seq, alarms=ALARMS)
     inputs: list[Reading] = []
     out: list[Batch] = []
     for op, arg in ops:
@@ -61,6 +62,8 @@ def test_windows_partition_the_readings_under_clock_jumps(ops: list[tuple[str, A
     out += agg.flush(clock.monotonic())
 
     assert [b.seq for b in out] == list(range(next_seq, next_seq + len(out)))
+    fired = [a for b in out for a in b.alarms]
+    assert len(fired) == agg.counters.get("alarms_fired")
     limit = byte_limit(BatchingConfig.model_validate(batch_cfg))
     for b in out:
         size = len(b.encode())
@@ -96,3 +99,4 @@ def test_windows_partition_the_readings_under_clock_jumps(ops: list[tuple[str, A
     assert sum(w.n for w in windows) == sum(windowed.values())
     event(f"windows with readings: {min(3, sum(1 for w in windows if w.n))}")
     event(f"late readings: {min(3, agg.counters.get('late_readings'))}")
+    event(f"alarms fired: {min(2, len(fired))}")
