@@ -12,6 +12,7 @@ import re
 from decimal import Decimal
 from typing import Final
 
+from cloud.rules.errors import RulesError
 from cloud.rules.operators import Normalise, keep_decimal
 from cloud.rules.types import DECIMAL, ArithmeticFailure, Value, to_json
 
@@ -70,7 +71,10 @@ class JsonReader:
             try:
                 raw = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode("utf-8")
             except (TypeError, ValueError):  # Decimals, tuples with odd keys, ...: convert one by one
-                value = self.convert(payload)
+                try:
+                    value = self.convert(payload)
+                except (ValueError, RecursionError) as exc:
+                    raise RulesError(f"the payload is not a JSON value: {exc}") from None
                 raw = json.dumps(to_json(value), separators=(",", ":")).encode("utf-8")
                 return (value, raw) if type(value) is dict or type(value) is list else (raw, raw)
         try:
@@ -89,10 +93,12 @@ class JsonReader:
         if kind is dict:
             convert = self.convert
             return {str(k): convert(v) for k, v in value.items()}  # type: ignore[attr-defined]
-        if kind is float or kind is Decimal:
+        if isinstance(value, float | Decimal):
+            number = value if isinstance(value, Decimal) else Decimal(repr(value))
+            if not number.is_finite():
+                raise ValueError(f"{value!r} is not a JSON number")
             try:
-                number = value if kind is Decimal else DECIMAL.create_decimal(repr(value))
-                return self._normalise(number)  # type: ignore[arg-type]
+                return self._normalise(DECIMAL.plus(number))
             except ArithmeticFailure:
                 raise ValueError(f"{value!r} is not a JSON number") from None
         if isinstance(value, list | tuple):

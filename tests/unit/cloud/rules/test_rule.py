@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 
@@ -128,3 +129,13 @@ def test_output_converts_decimals_to_floats() -> None:
     assert output == {"a": 1.5, "b": [2.25]}
     assert isinstance(output, dict)
     assert isinstance(output["a"], float)
+
+
+def test_pre_parsed_payload_must_be_json() -> None:
+    rule = compile_rule("SELECT * FROM 't'")
+    circular: dict[str, object] = {}
+    circular["self"] = circular
+    for payload in (circular, {"a": float("nan")}, {"a": object()}):
+        with pytest.raises(RulesError, match="not a JSON value"):
+            rule.evaluate("t", payload)
+    assert rule.evaluate("t", {"a": Decimal("1.50"), "b": (1, 2.0)}) == {"a": 1.5, "b": [1, 2]}
