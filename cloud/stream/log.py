@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from cloud.stream.keys import KeyIndex
+
 logger = logging.getLogger(__name__)
 
 _FRAME = struct.Struct(">II")
@@ -68,14 +70,14 @@ class _Shard:
         self.out: BinaryIO | None = None
         self.out_size = 0
 
-    def load(self, keys: dict[str, tuple[int, int]]) -> None:
+    def load(self, keys: KeyIndex) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         paths = sorted(self.directory.glob(f"*{_SEGMENT_SUFFIX}"))
         self.segments = [_Segment(int(p.stem), p) for p in paths]
         for segment in self.segments:
             good = 0
             for record, end in _scan(self.index, segment.path):
-                keys[record.key] = (self.index, record.seq)
+                keys.add(record.key)
                 self.last_seq = record.seq
                 good = end
             if segment is self.segments[-1] and good < segment.path.stat().st_size:
@@ -146,7 +148,7 @@ class StreamLog:
         self.retention = retention
         self.segment_bytes = segment_bytes
         self._shards = [_Shard(i, root / f"shard-{i:04d}") for i in range(shards)]
-        self._keys: dict[str, tuple[int, int]] = {}
+        self._keys = KeyIndex()
         self._lock = threading.Lock()
         self._appended = asyncio.Event()
 
@@ -170,24 +172,24 @@ class StreamLog:
             for shard in self._shards:
                 shard.close()
 
-    async def put(self, partition_key: str, data: bytes, *, key: str) -> tuple[StreamRecord, bool]:
-        """Append one record once it is on disk; (record, True) if ``key`` was already there."""
+    async def put(self, partition_key: str, data: bytes, *, key: str) -> StreamRecord | None:
+        """Append one record and return it once it is on disk; None if ``key`` is already in the
+        retained log (a redelivery)."""
         result = await asyncio.to_thread(self._put, partition_key, data, key)
         self._appended.set()
         return result
 
-    def _put(self, partition_key: str, data: bytes, key: str) -> tuple[StreamRecord, bool]:
+    def _put(self, partition_key: str, data: bytes, key: str) -> StreamRecord | None:
         with self._lock:
             if key in self._keys:
-                shard_index, seq = self._keys[key]
-                return StreamRecord(shard_index, seq, 0, partition_key, key, data), True
+                return None
             shard = self._shards[shard_for(partition_key, len(self._shards))]
             record = StreamRecord(shard.index, shard.last_seq + 1, int(time.time() * 1000),
                                   partition_key, key, data)
             shard.append(_encode(record), self.segment_bytes)
             shard.last_seq = record.seq
-            self._keys[key] = (shard.index, record.seq)
-            return record, False
+            self._keys.add(key)
+            return record
 
     async def read(self, shard: int, *, after_seq: int = 0, limit: int = 1000) -> list[StreamRecord]:
         """Records of one shard with sequence numbers above ``after_seq``, in order."""
@@ -220,8 +222,11 @@ class StreamLog:
         for shard in self._shards:
             expired += len(shard.expire(horizon))
         if expired:
-            self._keys = {k: v for k, v in self._keys.items()
-                          if v[1] >= self._shards[v[0]].segments[0].first_seq}
+            self._keys = KeyIndex()
+            for shard in self._shards:
+                for segment in shard.segments:
+                    for record, _ in _scan(shard.index, segment.path):
+                        self._keys.add(record.key)
             logger.info("stream_retention", extra={"stream": str(self.root), "segments": expired})
         return expired
 

@@ -16,28 +16,30 @@ from cloud.stream.log import StreamLog, shard_for
 async def test_records_go_to_the_shard_of_their_key_with_increasing_sequence_numbers(tmp_path: Path) -> None:
     log = StreamLog(tmp_path / "s", shards=4)
     log.open()
-    records = [(await log.put(f"dev-{i % 5}", f"m{i}".encode(), key=f"k{i}"))[0] for i in range(40)]
-    for record in records:
+    records = [await log.put(f"dev-{i % 5}", f"m{i}".encode(), key=f"k{i}") for i in range(40)]
+    assert all(records)
+    appended = [r for r in records if r is not None]
+    for record in appended:
         assert record.shard == shard_for(record.partition_key, 4)
     for shard in range(4):
-        seqs = [r.seq for r in records if r.shard == shard]
+        seqs = [r.seq for r in appended if r.shard == shard]
         assert seqs == list(range(1, len(seqs) + 1))
-        assert [r.data for r in await log.read(shard)] == [r.data for r in records if r.shard == shard]
+        assert [r.data for r in await log.read(shard)] == [r.data for r in appended if r.shard == shard]
     log.close()
 
 
 async def test_a_key_is_appended_once_also_after_a_restart(tmp_path: Path) -> None:
     log = StreamLog(tmp_path / "s", shards=2)
     log.open()
-    first, duplicate = await log.put("a", b"x", key="k1")
-    assert not duplicate
+    assert await log.put("a", b"x", key="pump-1/e1/7") is not None
+    assert await log.put("a", b"y", key="sha256:abc") is not None
     log.close()
     again = StreamLog(tmp_path / "s", shards=2)
     again.open()
-    record, duplicate = await again.put("a", b"x", key="k1")
-    assert duplicate
-    assert (record.shard, record.seq) == (first.shard, first.seq)
-    assert [len(await again.read(s)) for s in range(2)] in ([1, 0], [0, 1])
+    assert await again.put("a", b"x", key="pump-1/e1/7") is None
+    assert await again.put("a", b"y", key="sha256:abc") is None
+    assert await again.put("a", b"z", key="pump-1/e1/8") is not None
+    assert sorted([len(await again.read(s)) for s in range(2)]) == [0, 3]
     again.close()
 
 
@@ -52,7 +54,8 @@ async def test_a_torn_tail_is_cut_and_sequence_numbers_continue(tmp_path: Path) 
         f.write(b"\x00\x00\x01\x00garbage")
     again = StreamLog(tmp_path / "s", shards=1)
     again.open()
-    record, _ = await again.put("a", b"next", key="k3")
+    record = await again.put("a", b"next", key="k3")
+    assert record is not None
     assert record.seq == 4
     assert [r.data for r in await again.read(0)] == [b"payload-0", b"payload-1", b"payload-2", b"next"]
     again.close()
@@ -70,8 +73,8 @@ async def test_segments_roll_and_expire_after_the_retention(tmp_path: Path) -> N
         os.utime(path, (old, old))
     assert await log.expire() == 4
     assert [r.seq for r in await log.read(0)] == list(range(5, 11))
-    _, duplicate = await log.put("a", b"x", key="k0")
-    assert not duplicate, "an expired key may come again"
+    assert await log.put("a", b"x", key="k0") is not None, "an expired key may come again"
+    assert await log.put("a", b"x", key="k9") is None, "a retained key may not"
     log.close()
 
 
