@@ -8,9 +8,12 @@ overwritten) for inspection.
 Stream Manager never deletes a message because it was read: messages leave a stream only when
 their segment is overwritten (``OverwriteOldestData``) or their time to live passes (SDK
 ``MessageStreamDefinition`` docs). So what was acknowledged is kept here, in ``position_file``:
-per stream the next sequence number not acknowledged, plus the epoch, ``last_seq`` and the
-counters, replaced atomically at each (group-committed) ack. A restart reads each stream from
-that position: nothing acknowledged is replayed and nothing unacknowledged is skipped.
+per stream the next sequence number not acknowledged and the later ones acknowledged out of
+order, plus the epoch, ``last_seq`` and the counters, replaced atomically at each (group-committed)
+ack. A restart reads each stream from that position: nothing acknowledged is replayed and nothing
+unacknowledged is skipped. ``last_seq`` is also recovered from the newest batches in the streams,
+so a put that returned just before a crash is never reused. ``put`` is durable when it returns
+only with ``flush_on_write`` (the default).
 
 Size cap: both streams use ``OverwriteOldestData`` (acknowledged messages must be recycled,
 and ``RejectNewData`` would refuse appends forever once acknowledged data filled the stream).
