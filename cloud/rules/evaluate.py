@@ -319,12 +319,15 @@ def _path_reader(path: tuple[str, ...]) -> Evaluator:
 
 
 def _output_key(item: Projection, position: int) -> tuple[str, ...]:
-    """The output key of a SELECT item: its alias (dotted: nested), the last name of a path or @variable,
-    else ``_<position>``."""
+    """The output key of a SELECT item: its alias (dotted: nested), the last name of a path, the
+    @variable's or the function's name (``timestamp()`` gives "timestamp"), else ``_<position>``.
+
+    AWS documents only aliases and paths; function names follow what AWS is observed to produce.
+    """
     if item.alias is not None:
         return tuple(item.alias.split("."))
     node = item.expr
-    if isinstance(node, Member | Field | Variable):
+    if isinstance(node, Member | Field | Variable | Call):
         return (node.name,)
     return (f"_{position}",)
 

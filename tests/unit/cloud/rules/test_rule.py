@@ -51,9 +51,9 @@ def test_where_must_be_true() -> None:
     assert rule.evaluate("x", b'{"a": 1}') is None
 
 
-def test_undefined_items_are_left_out_and_unnamed_items_are_numbered() -> None:
-    rule = compile_rule("SELECT a, b.c, upper(a), missing FROM 'x'")
-    assert rule.evaluate("x", b'{"a": "v", "b": {"c": 2}}') == {"a": "v", "c": 2, "_3": "V"}
+def test_undefined_items_are_left_out_and_keys_come_from_paths_functions_or_position() -> None:
+    rule = compile_rule("SELECT a, b.c, upper(a), missing, a + 'x' FROM 'x'")
+    assert rule.evaluate("x", b'{"a": "v", "b": {"c": 2}}') == {"a": "v", "c": 2, "upper": "V", "_5": "vx"}
 
 
 def test_select_value_undefined_gives_none_but_run_tells_it_apart() -> None:
