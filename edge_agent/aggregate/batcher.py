@@ -26,6 +26,9 @@ from edge_agent.metrics import Counters
 
 log = logging.getLogger(__name__)
 
+_FAR_FUTURE: Final = 1 << 62
+_FAR_PAST: Final = -(1 << 62)
+
 VALUE_TOO_LARGE: Final = -413
 """``Reading.code`` of a reading whose value could not fit in any envelope: the value is dropped,
 the reading travels with quality bad and this code (negative codes are edgeferry's own)."""
@@ -132,10 +135,9 @@ class Batcher:
 
     def _pack(self, readings: list[Reading], windows: list[Window]) -> None:
         """Post one batch of these items, or two halves if the encoded batch is over the limit."""
-        times = [r.t for r in readings] + [w.t for w in windows]
-        ends = [r.t for r in readings] + [w.t + w.w for w in windows]
-        batch = self._outbox.draft(start=min(times), end=max(ends), last=_latest(readings, windows),
-                                   readings=tuple(readings), windows=tuple(windows))
+        start, end, last = _span_and_latest(readings, windows)
+        batch = self._outbox.draft(start=start, end=end, last=last, readings=tuple(readings),
+                                   windows=tuple(windows))
         encoded = len(batch.encode())
         if encoded > self._limit and len(readings) + len(windows) > 1:
             self._counters.inc("batch_splits")
@@ -163,17 +165,26 @@ class Batcher:
         return Reading(r.device, r.point, r.t, None, Quality.BAD, VALUE_TOO_LARGE)
 
 
-def _latest(readings: list[Reading], windows: list[Window]) -> dict[str, Value | None]:
-    """``last`` of a batch: each point's value with the latest time (a window's time is its end)."""
+def _span_and_latest(readings: list[Reading], windows: list[Window]
+                     ) -> tuple[int, int, dict[str, Value | None]]:
+    """A batch's ``start``/``end`` (earliest and latest time it covers; a window covers ``[t, t+w)``)
+    and ``last``: each point's value with the latest time (a window's time is its last ms)."""
+    start, end = _FAR_FUTURE, _FAR_PAST
     times: dict[str, int] = {}
     last: dict[str, Value | None] = {}
     for w in windows:
-        end = w.t + w.w - 1
-        if end >= times.get(w.point, end):
-            times[w.point] = end
+        start, end = min(start, w.t), max(end, w.t + w.w)
+        t = w.t + w.w - 1
+        if t >= times.get(w.point, t):
+            times[w.point] = t
             last[w.point] = w.last
     for r in readings:
-        if r.t >= times.get(r.point, r.t):
-            times[r.point] = r.t
+        t = r.t
+        if t < start:
+            start = t
+        if t > end:
+            end = t
+        if t >= times.get(r.point, t):
+            times[r.point] = t
             last[r.point] = r.v
-    return last
+    return start, end, last
