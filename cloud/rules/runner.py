@@ -30,6 +30,10 @@ from edge_agent.envelope import strip_basic_ingest
 logger = logging.getLogger(__name__)
 
 
+class StartError(Exception):
+    """A store or client behind an action could not start; one line for a user."""
+
+
 @dataclass(frozen=True, slots=True)
 class _CompiledRule:
     spec: RuleSpec
@@ -76,8 +80,11 @@ class RulesRunner:
     async def __aenter__(self) -> Self:
         started: list[Any] = []
         try:
-            for resource in self.context.resources.values():
-                await resource.start()
+            for name, resource in self.context.resources.items():
+                try:
+                    await resource.start()
+                except Exception as exc:
+                    raise StartError(f"cannot start {name}: {describe(exc)}") from exc
                 started.append(resource)
             if self._mqtt_settings is not None:
                 filters = [compiled.rule.topic_filter for compiled in self.rules.values()]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cloud.rules.mqtt_attach import AttachError, MqttSettings
 from cloud.rules.rulesfile import RulesFileError, load_rules, print_problems
-from cloud.rules.runner import RulesRunner
+from cloud.rules.runner import RulesRunner, StartError
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def run_rules(args: argparse.Namespace) -> int:
         counters = asyncio.run(_serve(RulesRunner(rules, mqtt=settings, data_dir=args.data), args.status_every))
     except RulesFileError as exc:
         return print_problems(exc)
-    except AttachError as exc:
+    except (AttachError, StartError) as exc:
         print(f"edgeferry: error: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(counters, sort_keys=True))

@@ -61,7 +61,8 @@ class TimeseriesAction(CloudModel):
             return TimeseriesWrite(f"{backend.database_name}.{backend.table_name}",
                                    aws_client(context, "timestream-write", backend), backend)
         if isinstance(backend, PostgresTimeseriesBackend):
-            db, key = SqlDatabase(dsn=backend.dsn), f"timeseries:{backend.dsn}"
+            db = SqlDatabase(dsn=backend.dsn)
+            key = f"timeseries:{db.where}"
         else:
             path = context.data_dir / "timeseries" / f"{self.name}.db"
             db, key = SqlDatabase(path=path), f"timeseries:{path}"

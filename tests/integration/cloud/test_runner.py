@@ -171,3 +171,16 @@ async def test_malformed_payloads_never_crash_the_runner(tmp_path: Path, runner:
     held = await stored(tmp_path / "data")
     assert binary in [r.data for r in held["stream"]]
     assert held["timeseries"] == 4 + 2, "the good batch, plus the two scalar fields of the odd object"
+
+
+async def test_a_store_that_cannot_start_is_one_clear_error_without_secrets(tmp_path: Path) -> None:
+    from cloud.rules.runner import StartError
+
+    doc = parse_rules({"dataDir": str(tmp_path / "data"), "rules": [{
+        "name": "r", "sql": "SELECT * FROM 'dt/#'", "actions": [{"timeseries": {"backend": {
+            "type": "postgres", "dsn": "host=127.0.0.1 port=1 dbname=x user=u password=hunter2 connect_timeout=3"}}}]}]})
+    with pytest.raises(StartError, match=r"cannot start timeseries:host=127\.0\.0\.1 port=1") as caught:
+        async with RulesRunner(doc):
+            pass
+    assert "hunter2" not in str(caught.value)
+    assert "password=***" in str(caught.value)
