@@ -142,7 +142,7 @@ class AlarmBank:
             if alarm.active:
                 alarm.active = False
                 self._counters.inc("alarms_cleared")
-                log.info("alarm cleared", extra={"alarm": alarm.rule.name})
+                log.info("alarm_cleared", extra={"alarm": alarm.rule.name})
         elif not alarm.active:
             if alarm.pending_since is None:
                 alarm.pending_since = now
@@ -160,4 +160,4 @@ class AlarmBank:
                             t=alarm.pending_t + round(rule.for_ * 1000), values=values)
         fired.append(firing)
         self._counters.inc("alarms_fired")
-        log.info("alarm fired", extra={"alarm": rule.name, "t": firing.t, "values": values})
+        log.info("alarm_fired", extra={"alarm": rule.name, "t": firing.t, "values": values})

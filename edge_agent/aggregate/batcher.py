@@ -141,9 +141,8 @@ class Batcher:
         encoded = len(batch.encode())
         if encoded > self._limit and len(readings) + len(windows) > 1:
             self._counters.inc("batch_splits")
-            log.warning("batch over its byte limit after close; splitting",
-                        extra={"bytes": encoded, "limit": self._limit,
-                               "items": len(readings) + len(windows)})
+            log.warning("batch_split_over_limit", extra={"bytes": encoded, "limit": self._limit,
+                                                         "items": len(readings) + len(windows)})
             if readings and windows:
                 self._pack(readings, [])
                 self._pack([], windows)
@@ -160,8 +159,7 @@ class Batcher:
 
     def _without_value(self, r: Reading, size: int) -> Reading:
         self._counters.inc("values_too_large")
-        log.warning("reading value too large for any envelope; sending it as bad quality",
-                    extra={"point": r.point, "t": r.t, "bytes": size})
+        log.warning("reading_value_too_large", extra={"point": r.point, "t": r.t, "bytes": size})
         return Reading(r.device, r.point, r.t, None, Quality.BAD, VALUE_TOO_LARGE)
 
 
