@@ -36,10 +36,11 @@ class RecipeParams:
     wheel: str
     artifact_uri: str
     rule: str = "edgeferry_telemetry"
+    alarm_rule: str = "edgeferry_alarms"
 
     def values(self) -> dict[str, str]:
         return {"COMPONENT_NAME": self.name, "COMPONENT_VERSION": self.version, "WHEEL": self.wheel,
-                "ARTIFACT_URI": self.artifact_uri, "RULE": self.rule}
+                "ARTIFACT_URI": self.artifact_uri, "RULE": self.rule, "ALARM_RULE": self.alarm_rule}
 
 
 def render_recipe(params: RecipeParams, template: Path = TEMPLATE) -> dict[str, Any]:

@@ -31,8 +31,9 @@ class MqttPublishConfig(StrictModel):
     protocol: Literal["mqtt5", "mqtt311"] = "mqtt5"
     rule: str | None = "edgeferry_telemetry"
     """Basic-ingest rule name: topics become ``$aws/rules/<rule>/dt/...``. None: plain topics."""
-    alarm_rule: str | None = None
-    """Basic-ingest rule for alarms (default: ``rule``)."""
+    alarm_rule: str | None = "edgeferry_alarms"
+    """Basic-ingest rule for alarms. A basic-ingest message reaches only the rule it names, so
+    alarms need a rule whose FROM matches ``dt/+/+/+/alarm`` (None: the telemetry rule)."""
     keep_alive: Duration = Field(default=60.0, ge=30, le=1200)
     """IoT Core accepts 30..1200 s."""
     max_in_flight: int = Field(default=10, ge=1, le=100)
@@ -80,7 +81,7 @@ class GreengrassPublishConfig(StrictModel):
 
     type: Literal["greengrass_ipc"]
     rule: str | None = "edgeferry_telemetry"
-    alarm_rule: str | None = None
+    alarm_rule: str | None = "edgeferry_alarms"
     timeout: Duration = 10.0
 
     def build(self, identity: Identity | None) -> Sink:

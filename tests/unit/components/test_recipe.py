@@ -33,7 +33,7 @@ def test_rendered_recipe_is_valid(recipe: dict[str, Any]) -> None:
     assert "aws.greengrass.StreamManager" in recipe["ComponentDependencies"]
     assert _mqtt_policy(recipe)["resources"] == [
         "$aws/rules/edgeferry_telemetry/dt/+/+/{iot:thingName}/telemetry",
-        "$aws/rules/edgeferry_telemetry/dt/+/+/{iot:thingName}/alarm"]
+        "$aws/rules/edgeferry_alarms/dt/+/+/{iot:thingName}/alarm"]
 
 
 def test_dumped_recipe_has_no_yaml_aliases_and_round_trips(recipe: dict[str, Any]) -> None:
