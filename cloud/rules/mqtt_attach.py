@@ -4,7 +4,9 @@ The runner subscribes to ``$aws/rules/#`` (basic ingest) and to each enabled rul
 filter, one SUBSCRIBE per filter with its own subscription identifier. When filters overlap, a
 broker may deliver one copy per matching subscription (MQTT 5.0, 3.3.4); only the copy carrying
 the lowest matching identifier is processed, so every message runs through the rules once.
-Messages are handed from awscrt's thread to one asyncio worker and processed in arrival order.
+Messages are handed from awscrt's thread to ``workers`` asyncio workers chosen by topic, so the
+messages of one topic (one device) are processed one at a time in arrival order while different
+devices' messages overlap their disk and network waits.
 The broker's PUBACK means the runner received the message, as with IoT Core's rules engine.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -71,16 +74,18 @@ def topic_matches(topic_filter: str, topic: str) -> bool:
 class MqttAttachment:
     """An awscrt MQTT5 client feeding ``handler(topic, payload)`` one message at a time."""
 
-    def __init__(self, settings: MqttSettings, handler: Handler, topic_filters: Sequence[str]) -> None:
+    def __init__(self, settings: MqttSettings, handler: Handler, topic_filters: Sequence[str], *,
+                 workers: int = 4) -> None:
         self.settings = settings
         self._handler = handler
         self.filters = [BASIC_INGEST_FILTER, *dict.fromkeys(f for f in topic_filters if f)]
         self._loop = asyncio.get_running_loop()
-        self._queue: asyncio.Queue[tuple[str, bytes, list[int]] | None] = asyncio.Queue()
+        self._queues: list[asyncio.Queue[tuple[str, bytes, list[int]] | None]] = [
+            asyncio.Queue() for _ in range(max(1, workers))]
         self._connected = asyncio.Event()
         self._stopped = asyncio.Event()
         self._failure: str | None = None
-        self._worker: asyncio.Task[None] | None = None
+        self._workers: list[asyncio.Task[None]] = []
         self._subscribing: asyncio.Task[None] | None = None
         self._client: Any = None
         self.duplicates = 0
@@ -113,7 +118,7 @@ class MqttAttachment:
             await self.stop()
             raise AttachError(f"cannot connect to mqtts://{s.host}:{s.port} within {s.connect_timeout:g} s"
                               + (f": {self._failure}" if self._failure else "")) from None
-        self._worker = asyncio.create_task(self._work())
+        self._workers = [asyncio.create_task(self._work(queue)) for queue in self._queues]
 
     def _on_connected(self) -> None:
         """Subscribe on every connection: a clean session has no subscriptions after a reconnect."""
@@ -145,10 +150,11 @@ class MqttAttachment:
     def _on_publish(self, data: Any) -> None:
         packet = data.publish_packet
         item = (packet.topic, bytes(packet.payload or b""), list(packet.subscription_identifiers or []))
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+        queue = self._queues[zlib.crc32(packet.topic.encode()) % len(self._queues)]
+        self._loop.call_soon_threadsafe(queue.put_nowait, item)
 
-    async def _work(self) -> None:
-        while (item := await self._queue.get()) is not None:
+    async def _work(self, queue: asyncio.Queue[tuple[str, bytes, list[int]] | None]) -> None:
+        while (item := await queue.get()) is not None:
             topic, payload, identifiers = item
             if identifiers and min(identifiers) != self._first_match(topic):
                 self.duplicates += 1
@@ -179,10 +185,10 @@ class MqttAttachment:
             self._client.stop()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopped.wait(), 10)
-        if self._worker is not None:
-            self._queue.put_nowait(None)
-            await self._worker
-            self._worker = None
+        for queue in self._queues:
+            queue.put_nowait(None)
+        await asyncio.gather(*self._workers)
+        self._workers = []
         self._client = None
 
     async def _wait(self, future: Future[T]) -> T:

@@ -9,6 +9,7 @@ key but no rows.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -76,7 +77,10 @@ def encode_output(output: Any) -> bytes:
     """The bytes of a rule output: binary passes through; anything else is compact JSON."""
     if isinstance(output, bytes | bytearray):
         return bytes(output)
-    return encode_json(output)
+    try:
+        return json.dumps(output, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    except ValueError:  # NaN or infinity somewhere: the envelope's encoder turns them into null
+        return encode_json(output)
 
 
 def to_record(output: Any, *, timestamp: int, device: str) -> Record:
