@@ -28,7 +28,7 @@ def test_value_bytes_is_the_size_of_the_encoded_value(v: object) -> None:
 def test_reading_bytes_is_the_encoded_size_plus_a_comma(point: str, t: int, v: object, q: Quality,
                                                           code: int | None) -> None:
     r = Reading("d", point, t, v, q, code)  # type: ignore[arg-type]
-    assert reading_bytes(r, name_bytes(point)) == (len(encode_json(r.to_json())) + 1, value_bytes(v))
+    assert reading_bytes(r, name_bytes(point)) == (len(encode_json(r.to_json())) + 1, value_bytes(r.v))
 
 
 def test_window_and_last_entry_sizes() -> None:
