@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from cloud.rules.types import JsonValue, Value
+from cloud.rules.types import JsonValue, Value, dumps
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +35,14 @@ class Scope:
 
     message: Message
     payload: Value
-    raw_payload: bytes
+    raw: bytes | None  # None for a payload passed pre-parsed: see raw_payload()
     sql_version: str
     resolver: FunctionResolver | None = None
     variables: dict[str, Value] = field(default_factory=dict)
     trace_id: str | None = None  # made on the first traceid() call, then stable for this evaluation
+
+    def raw_payload(self) -> bytes:
+        """The payload's bytes as received; compact JSON text for a payload passed pre-parsed."""
+        if self.raw is None:
+            self.raw = dumps(self.payload).encode("utf-8")
+        return self.raw

@@ -153,7 +153,7 @@ class Compiler:
     def argument(self, function: str, node: Expr, nested: bool) -> Evaluator:
         if function == "encode" and isinstance(node, Star) and not nested:
             # encode(*, 'base64') encodes the payload's bytes as they arrived, JSON or not.
-            return lambda scope, row: scope.raw_payload
+            return lambda scope, row: scope.raw_payload()
         return self.expr(node, nested=nested)
 
     def cast(self, node: Cast, nested: bool) -> Evaluator:

@@ -8,15 +8,17 @@ payloads", https://docs.aws.amazon.com/iot/latest/developerguide/binary-payloads
 from __future__ import annotations
 
 import json
+import math
 import re
 from decimal import Decimal
-from typing import Final
+from typing import Final, cast
 
 from cloud.rules.errors import RulesError
 from cloud.rules.operators import Normalise, keep_decimal
-from cloud.rules.types import DECIMAL, ArithmeticFailure, Value, to_json
+from cloud.rules.types import DECIMAL, ArithmeticFailure, Value, dumps
 
 _NOT_JSON: Final = (ValueError, RecursionError, ArithmeticError)
+_PLAIN: Final = frozenset({str, int, bool, type(None)})  # JSON leaves that need no conversion
 # A fraction of zeros only (10.0, 2.500 is not) or an exponent: a number that may be whole. A match
 # inside a string only costs the slower decoder, never a wrong value.
 _MAYBE_WHOLE: Final = re.compile(r"\.0+(?![0-9])|[0-9][eE]")
@@ -57,11 +59,11 @@ class JsonReader:
         value: Value = decoder.decode(text)
         return value
 
-    def read_payload(self, payload: bytes | str | object) -> tuple[Value, bytes]:
+    def read_payload(self, payload: bytes | str | object) -> tuple[Value, bytes | None]:
         """The payload's value (object/array, or its raw bytes when not addressable JSON) and its bytes.
 
-        A pre-parsed payload is serialised and read back: the C encoder and decoder do that faster
-        than a walk in Python, and the bytes are what ``encode(*, ...)`` needs anyway.
+        The bytes are None for a payload passed pre-parsed (see :meth:`Scope.raw_payload
+        <cloud.rules.context.Scope.raw_payload>`); such a payload must be a JSON value.
         """
         if isinstance(payload, bytes | bytearray | memoryview):
             raw = bytes(payload)
@@ -69,14 +71,12 @@ class JsonReader:
             raw = payload.encode("utf-8")
         else:
             try:
-                raw = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode("utf-8")
-            except (TypeError, ValueError):  # Decimals, tuples with odd keys, ...: convert one by one
-                try:
-                    value = self.convert(payload)
-                except (ValueError, RecursionError) as exc:
-                    raise RulesError(f"the payload is not a JSON value: {exc}") from None
-                raw = json.dumps(to_json(value), separators=(",", ":")).encode("utf-8")
-                return (value, raw) if type(value) is dict or type(value) is list else (raw, raw)
+                value = self.convert(payload)
+            except (ValueError, RecursionError) as exc:
+                raise RulesError(f"the payload is not a JSON value: {exc}") from None
+            if type(value) is dict or type(value) is list:
+                return value, None
+            raw = dumps(value).encode("utf-8")
         try:
             value = self.parse(raw)
         except _NOT_JSON:
@@ -86,26 +86,38 @@ class JsonReader:
         return raw, raw
 
     def convert(self, value: object) -> Value:
-        """A pre-parsed Python JSON value as an engine value (floats become Decimals)."""
+        """A pre-parsed Python JSON value as an engine value (floats become Decimals, or Ints when whole
+        under SQL 2016-03-23); raises ValueError for anything JSON cannot hold."""
         kind = type(value)
-        if kind is str or kind is int or kind is bool or value is None:
-            return value  # type: ignore[return-value]
         if kind is dict:
             convert = self.convert
-            return {str(k): convert(v) for k, v in value.items()}  # type: ignore[attr-defined]
-        if isinstance(value, float | Decimal):
-            number = value if isinstance(value, Decimal) else Decimal(repr(value))
+            return {(k if type(k) is str else _key(k)): (v if type(v) in _PLAIN else convert(v))
+                    for k, v in value.items()}  # type: ignore[attr-defined]
+        if kind is list or kind is tuple:
+            convert = self.convert
+            return [v if type(v) in _PLAIN else convert(v) for v in value]  # type: ignore[attr-defined]
+        if kind is float:
+            double = cast(float, value)
+            if not math.isfinite(double):
+                raise ValueError(f"{double!r} is not a JSON number")
+            if self._whole_to_int and double.is_integer():
+                return int(double)
+            return DECIMAL.create_decimal(repr(double))
+        if kind is Decimal:
+            number = cast(Decimal, value)
             if not number.is_finite():
-                raise ValueError(f"{value!r} is not a JSON number")
+                raise ValueError(f"{number!r} is not a JSON number")
             try:
                 return self._normalise(DECIMAL.plus(number))
             except ArithmeticFailure:
-                raise ValueError(f"{value!r} is not a JSON number") from None
-        if isinstance(value, list | tuple):
-            return [self.convert(v) for v in value]
-        if isinstance(value, dict):
-            return {str(k): self.convert(v) for k, v in value.items()}
-        if isinstance(value, bool | int | str | bytes):
-            return value
+                raise ValueError(f"{number!r} is not a JSON number") from None
+        if type(value) in _PLAIN:
+            return value  # type: ignore[return-value]
         raise ValueError(f"{type(value).__name__} is not a JSON value")
 
+
+def _key(key: object) -> str:
+    """A non-string object key as json.dumps writes it."""
+    if key is None or isinstance(key, bool | int | float):
+        return json.dumps(key)
+    raise ValueError(f"an object key must be a string, not {type(key).__name__}")

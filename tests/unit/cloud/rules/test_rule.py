@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import json
 from decimal import Decimal
 
@@ -139,3 +140,11 @@ def test_pre_parsed_payload_must_be_json() -> None:
         with pytest.raises(RulesError, match="not a JSON value"):
             rule.evaluate("t", payload)
     assert rule.evaluate("t", {"a": Decimal("1.50"), "b": (1, 2.0)}) == {"a": 1.5, "b": [1, 2]}
+
+
+def test_pre_parsed_payload_bytes_are_made_only_when_needed() -> None:
+    rule = compile_rule("SELECT encode(*, 'base64') AS b, k FROM 't'")
+    output = rule.evaluate("t", {"k": 1.0, 2: "two"})
+    assert isinstance(output, dict)
+    assert output["k"] == 1
+    assert json.loads(base64.b64decode(str(output["b"]))) == {"k": 1, "2": "two"}
