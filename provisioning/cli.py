@@ -12,7 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import json
-import logging
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,8 +21,6 @@ from edge_agent.identity import ClaimConfig
 
 if TYPE_CHECKING:
     from cloud.rig import Rig
-
-logger = logging.getLogger(__name__)
 
 ENDPOINT_FILE = "endpoint.json"
 """Written by ``serve`` into ``D/provisioning/``: where the running endpoint listens."""
@@ -180,8 +178,10 @@ def _serve(args: argparse.Namespace) -> int:
                                          "ca": str(rig.ca_path)}) + "\n")
             print(f"provisioning endpoint on {service.host}:{service.port} "
                   f"(templates: {', '.join(templates)})", flush=True)
+            stop = asyncio.Event()
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
             try:
-                await asyncio.Event().wait()
+                await stop.wait()
             finally:
                 state.unlink(missing_ok=True)
 

@@ -130,7 +130,7 @@ class FleetProvisioningApi:
             common_name=certificate.common_name, serial=certificate.serial, pem=certificate.pem,
             token=token, claim=caller.claim_certificate_id)
         logger.info("certificate_issued", extra={"certificate_id": certificate.certificate_id,
-                                                 "client_id": caller.client_id})
+                                                 "client_id": caller.client_id, "claim": caller.claim_name})
         return token
 
     async def _register_thing(self, name: str, request: dict[str, Any], caller: Caller) -> dict[str, Any]:

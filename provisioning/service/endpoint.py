@@ -42,7 +42,7 @@ class ProvisioningEndpoint:
 
     def __init__(self, api: FleetProvisioningApi, tls: ssl.SSLContext, host: str = "127.0.0.1",
                  port: int = 0) -> None:
-        self._api = api
+        self.api = api
         self._tls = tls
         self.host = host
         self._requested_port = port
@@ -82,14 +82,14 @@ class ProvisioningEndpoint:
         finally:
             await session.finish()
 
-    def _claim(self, session: _Session) -> None:
+    def admit(self, session: _Session) -> None:
         """A client id connects once: a second connection with it takes over (IoT Core does the same)."""
         previous = self._sessions.get(session.client_id)
         if previous is not None and previous is not session:
             previous.close()
         self._sessions[session.client_id] = session
 
-    def _release(self, session: _Session) -> None:
+    def forget(self, session: _Session) -> None:
         if self._sessions.get(session.client_id) is session:
             del self._sessions[session.client_id]
 
@@ -118,7 +118,7 @@ class _Session:
             raise ProtocolError(f"MQTT protocol level {connect.protocol_level} is not served here")
         self.client_id = connect.client_id or f"anonymous-{id(self):x}"
         self._caller = _caller(self.client_id, self._writer)
-        self._endpoint._claim(self)
+        self._endpoint.admit(self)
         self._endpoint.counters.inc("connections")
         self._send(packets.connack(packets.CONNACK_ACCEPTED))
         idle = connect.keep_alive * 1.5 if connect.keep_alive else None
@@ -170,7 +170,7 @@ class _Session:
         return True
 
     async def _answer(self, publish: packets.Publish) -> None:
-        reply = await self._endpoint._api.handle(publish.topic, publish.payload, self._caller)
+        reply = await self._endpoint.api.handle(publish.topic, publish.payload, self._caller)
         self._endpoint.counters.inc("accepted" if reply.topic.endswith(topics.ACCEPTED) else "rejected")
         qos = max((1 for f in self._filters if packets.topic_matches(f, reply.topic)), default=None)
         if qos is None:
@@ -190,7 +190,7 @@ class _Session:
         self._writer.close()
 
     async def finish(self) -> None:
-        self._endpoint._release(self)
+        self._endpoint.forget(self)
         for task in self._tasks:
             task.cancel()
         self._writer.close()
