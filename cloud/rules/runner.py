@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from cloud.dlq import ActionFailure, ErrorActionMessage
+from cloud.rules import Rule, compile_rule
 from cloud.rules.actions import Action, ActionMessage, BuildContext
 from cloud.rules.actions.base import Publish, describe
 from cloud.rules.mqtt_attach import MqttAttachment, MqttSettings
@@ -37,8 +38,7 @@ class StartError(Exception):
 @dataclass(frozen=True, slots=True)
 class _CompiledRule:
     spec: RuleSpec
-    rule: Any
-    """The compiled IoT SQL statement (``cloud.rules.Rule``)."""
+    rule: Rule
     actions: tuple[Action, ...]
     error_action: Action | None
 
@@ -60,8 +60,6 @@ class RulesRunner:
 
     def __init__(self, rules: RulesFile, *, mqtt: MqttSettings | None = None, publish: Publish | None = None,
                  data_dir: Path | None = None, maintain_every: float = 30.0) -> None:
-        from cloud.rules import compile_rule
-
         self.counters: Counter[str] = Counter()
         self._mqtt_settings = mqtt
         self._publish_fallback = publish

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from cloud.rules.templates import substitute
 from cloud.stores.records import Record, to_record
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -73,8 +74,6 @@ class ActionMessage:
         with AS in the SELECT is not visible to it)."""
         if "${" not in template:
             return template
-        from cloud.rules import substitute
-
         return substitute(template, self.payload, topic=self.topic, clientid=self.clientid,
                           timestamp=self.timestamp)
 
