@@ -125,7 +125,7 @@ value = st.one_of(st.floats(), st.integers(-(2**64), 2**64), st.booleans(), st.n
                   st.text(max_size=40), st.text(min_size=500, max_size=3000))
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(items=st.lists(st.tuples(st.sampled_from(["a", "b", "pump.flow", "ünïcode", "x" * 100]), value,
                                 st.integers(-(2**45), 2**45), st.none() | st.integers(-999, 2**32)),
                       max_size=120),

@@ -1,7 +1,7 @@
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge_agent.aggregate.deadband import DeadbandFilter, exceeds_band
@@ -96,6 +96,7 @@ def test_a_point_without_a_band_is_refused() -> None:
         f.offer(Reading("d", "x", T0, 1.0), 0.0)
 
 
+@settings(deadline=None)
 @given(absolute=st.none() | st.floats(0, 10), percent=st.none() | st.floats(0, 50),
        values=st.lists(st.floats(-1000, 1000), min_size=1, max_size=60))
 def test_no_change_smaller_than_the_band_is_ever_reported(absolute: float | None, percent: float | None,

@@ -1,7 +1,7 @@
 import json
 import math
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge_agent.aggregate.sizing import (
@@ -18,11 +18,13 @@ values = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.fl
 names = st.text(min_size=1, max_size=20)
 
 
+@settings(deadline=None)
 @given(values)
 def test_value_bytes_is_the_size_of_the_encoded_value(v: object) -> None:
     assert value_bytes(v) == len(encode_json(v))  # type: ignore[arg-type]
 
 
+@settings(deadline=None)
 @given(point=names, t=st.integers(-(2**50), 2**50), v=values, q=st.sampled_from(Quality),
        code=st.none() | st.integers(-(2**33), 2**33))
 def test_reading_bytes_is_the_encoded_size_plus_a_comma(point: str, t: int, v: object, q: Quality,
