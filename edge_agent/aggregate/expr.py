@@ -1,8 +1,8 @@
 """Alarm conditions: a tiny expression language, parsed with :mod:`ast` and never ``eval``-ed.
 
-Allowed: point names (dotted names such as ``pump1.flow`` too), numbers, ``True``/``False``,
-comparisons (``< <= > >= == !=``, chained), ``and``/``or``/``not``, ``+ - * /``, unary minus,
-and ``abs(x)``. Anything else is refused when the condition is compiled.
+Allowed: point names (dotted names such as ``pump1.flow`` too), numbers, ``true``/``false``
+(or ``True``/``False``), comparisons (``< <= > >= == !=``, chained), ``and``/``or``/``not``,
+``+ - * /``, unary minus, and ``abs(x)``. Anything else is refused when the condition is compiled.
 
 A condition is *unknown* (``None``) when a point it needs has no usable value yet, or the
 arithmetic fails (division by zero, a comparison of unlike types); ``and``/``or`` short-circuit
@@ -23,7 +23,9 @@ Values = Mapping[str, Value | None]
 _Eval = Callable[[Values], Any]
 
 MAX_LENGTH: Final = 2000
-_ALLOWED: Final = "use point names, numbers, True/False, comparisons, and/or/not, + - * / and abs()"
+_LOWERCASE_BOOLS: Final = {"true": True, "false": False}
+"""YAML and JSON spell booleans in lower case; conditions accept both spellings."""
+_ALLOWED: Final = "use point names, numbers, true/false, comparisons, and/or/not, + - * / and abs()"
 _BINARY: Final[dict[type[ast.operator], Callable[[Any, Any], Any]]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
 }
@@ -81,6 +83,9 @@ class _Compiler:
         self._names = names
 
     def compile(self, node: ast.expr) -> _Eval:
+        if isinstance(node, ast.Name) and node.id in _LOWERCASE_BOOLS:
+            truth = _LOWERCASE_BOOLS[node.id]
+            return lambda _: truth
         name = _dotted_name(node)
         if name is not None:
             self._names.add(name)

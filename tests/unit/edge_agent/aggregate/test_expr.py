@@ -16,6 +16,7 @@ from edge_agent.aggregate.expr import ExpressionError, compile_condition
     ("0 < level <= 100", {"level": 0}, False),
     ("pump1.flow != 0", {"pump1.flow": 0.5}, True),
     ("alarm == True", {"alarm": True}, True),
+    ("door_open == true and not (running != false)", {"door_open": True, "running": False}, True),
 ])
 def test_conditions_evaluate_like_python(text: str, values: dict[str, object], expected: bool) -> None:
     assert compile_condition(text).evaluate(values) is expected  # type: ignore[arg-type]
