@@ -7,9 +7,11 @@ Modbus/TCP, pump-station profile:
 - ``max rate``: back-to-back polls of a large station with coalesced reads, then with one request
   per point (the naive way): points/s, requests/s, agent CPU-s per 1,000 points, and the ratio;
 - ``1 s poll``: a 1,000-point station polled every second on the schedule: agent % of one core;
-- ThingsBoard IoT Gateway's Modbus connector, where installed (else the reason is printed).
+- ThingsBoard IoT Gateway's Modbus connector on the same 1 s-poll station, where installed
+  (``--thingsboard-python``; else the reason is printed), with its CPU per point and the ratio.
 
     .venv/bin/python bench/poll.py [--quick] [--protocol modbus] [--points N] [--seconds S]
+                                   [--thingsboard-python /tmp/tbvenv/bin/python]
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import resource
+import sys
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+import tb_modbus
 from rich.console import Console
 from rich.table import Table
 
@@ -33,9 +36,6 @@ from edge_agent.sources.modbus.plan import plan_reads
 from edge_agent.sources.modbus.source import ModbusSource
 from simulators.modbus.process import SimulatorProcess
 from simulators.profiles import build_model, modbus_map
-
-THINGSBOARD_FIELD_CPU_PER_1000 = (0.18, 0.23)
-"""CPU-s per 1,000 points of ThingsBoard IoT Gateway 3.8.5, one request per point (FIELD-NOTES)."""
 
 
 @dataclass
@@ -123,16 +123,17 @@ async def steady_poll(sim: SimulatorProcess, device: ModbusTcpDevice, seconds: f
                source.counters.get("requests"), sim_cpu, bad)
 
 
-def thingsboard_row(reference: Row) -> Row:
-    """ThingsBoard IoT Gateway is measured only where installed; otherwise say why."""
-    if importlib.util.find_spec("thingsboard_gateway") is None:
-        low, high = THINGSBOARD_FIELD_CPU_PER_1000
-        ratio = f"{low / reference.cpu_per_1000:.0f}-{high / reference.cpu_per_1000:.0f}x"
-        return Row("ThingsBoard IoT Gateway", 0, 1.0, 0.0, note=(
-            "not measured: thingsboard-gateway is not installed in this environment; its field figure "
-            f"{low}-{high} CPU-s/1000 pts (FIELD-NOTES, same box, per-point layout) is {ratio} ours"))
-    return Row("ThingsBoard IoT Gateway", 0, 1.0, 0.0, note=(
-        "installed, but driving it needs a ThingsBoard server for its MQTT side; not run"))
+async def thingsboard_row(args: argparse.Namespace, reference: Row) -> Row:
+    """The same 1 s-poll station through ThingsBoard IoT Gateway's Modbus connector, where installed."""
+    case = "ThingsBoard IoT Gateway 1 s poll"
+    reason = tb_modbus.unavailable(args.thingsboard_python)
+    if reason is not None:
+        return Row(case, 0, 1.0, 0.0, note=f"not run: {reason}")
+    run = await tb_modbus.measure(args.thingsboard_python, 1000, warmup=10.0 if args.quick else 20.0,
+                                  seconds=reference.seconds)
+    return Row(case, run.requests, run.seconds, run.cpu, run.requests, note=(
+        f"its own process, one request per point: {run.cpu_per_1000:.3f} CPU-s per 1,000 points, "
+        f"{run.cpu_per_1000 / reference.cpu_per_1000:.0f}x edgeferry's; RSS {run.rss_mib:.0f} MiB"))
 
 
 async def modbus_rows(args: argparse.Namespace) -> list[Row]:
@@ -148,8 +149,8 @@ async def modbus_rows(args: argparse.Namespace) -> list[Row]:
         naive.note = f"coalesced is {naive.cpu_per_1000 / coalesced.cpu_per_1000:.0f}x cheaper per point"
         rows += [coalesced, parallel, naive]
     with SimulatorProcess(["--profile", "pump-station", "--points", "1000"]) as sim:
-        rows.append(await steady_poll(sim, station_device(sim.port, 1000, poll_interval=1.0), steady_seconds))
-    rows.append(thingsboard_row(coalesced))
+        steady = await steady_poll(sim, station_device(sim.port, 1000, poll_interval=1.0), steady_seconds)
+    rows += [steady, await thingsboard_row(args, steady)]
     return rows
 
 
@@ -179,6 +180,8 @@ def main() -> None:
     parser.add_argument("--protocol", choices=[*PROTOCOLS, "all"], default="all")
     parser.add_argument("--points", type=int, default=5000, help="station size for the max-rate runs")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each max-rate run")
+    parser.add_argument("--thingsboard-python", default=sys.executable, metavar="PYTHON",
+                        help="an interpreter with thingsboard-gateway installed (default: this one)")
     parser.add_argument("--connections", type=int, default=4,
                         help="devices polled at once in the parallel max-rate run")
     args = parser.parse_args()
