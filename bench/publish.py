@@ -109,6 +109,16 @@ async def throughput(rig: Rig, identity: Identity, broker: psutil.Process, name:
                limit.publishes_per_second if limit.enabled else None)
 
 
+async def idle_cpu_share(rig: Rig, identity: Identity, seconds: float) -> float:
+    """Share of one core this process uses with a connected, idle sink (the fixed cost)."""
+    config = sink_config(rig, RateLimit(), 100).model_copy(update={"keep_alive": 30.0})
+    async with MqttSink(config, identity) as sink:
+        await sink.wait_connected(30)
+        started, cpu0 = time.perf_counter(), time.process_time()
+        await asyncio.sleep(seconds)
+        return (time.process_time() - cpu0) / (time.perf_counter() - started)
+
+
 async def poll_until(condition: Callable[[], bool], interval: float = 0.05) -> None:
     while not condition():  # noqa: ASYNC110 - the forwarder exposes counters, not events
         await asyncio.sleep(interval)
@@ -184,7 +194,9 @@ async def main(args: argparse.Namespace) -> None:
             if args.backlog:
                 runs.append(await drain(rig, identity, broker, args.backlog, args.rate, args.window,
                                         directory, console))
+            idle = await idle_cpu_share(rig, identity, 3.0 if args.quick else 10.0)
             report(console, runs)
+            console.print(f"idle connected sink: {idle:.1%} of a core")
         finally:
             rig.stop()
 
