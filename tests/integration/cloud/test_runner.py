@@ -12,12 +12,7 @@ import pytest
 
 from cloud.rules.rulesfile import RulesFile, parse_rules
 from cloud.rules.runner import RulesRunner
-from cloud.stores.current_state import CurrentStateStore
-from cloud.stores.dlq import DeadLetterQueue
-from cloud.stores.lake import LakeStore
-from cloud.stores.sql import SqlDatabase
-from cloud.stores.timeseries import TimeseriesStore
-from cloud.stream.log import StreamLog
+from tests.integration.cloud.stored import stored
 from tests.unit.cloud.batches import make_batch
 
 TOPIC = "dt/plant1/pump/pump-1/telemetry"
@@ -63,31 +58,6 @@ def published() -> Published:
 async def runner(tmp_path: Path, published: Published) -> AsyncIterator[RulesRunner]:
     async with RulesRunner(rules_doc(tmp_path / "data"), publish=published) as running:
         yield running
-
-
-async def stored(data: Path) -> dict[str, Any]:
-    """Everything the embedded stores hold, read through their own APIs."""
-    log = StreamLog(data / "stream" / "telemetry", shards=2)
-    log.open()
-    stream = [r for shard in range(2) for r in await log.read(shard)]
-    log.close()
-    lake = LakeStore(data / "lake" / "telemetry", partition_by=["site", "date"])
-    lake.open()
-    lake.close()
-    ts = TimeseriesStore(SqlDatabase(path=data / "timeseries" / "telemetry.db"), retention=1e12)
-    ts.open()
-    rows = await ts.count()
-    ts.close()
-    state = CurrentStateStore(SqlDatabase(path=data / "current_state" / "current_state.db"))
-    state.open()
-    latest = await state.latest("pump-1")
-    state.close()
-    dlq = DeadLetterQueue(SqlDatabase(path=data / "dlq" / "dlq.db"))
-    dlq.open()
-    letters = await dlq.peek(100)
-    dlq.close()
-    return {"stream": stream, "lake": lake.table().num_rows, "timeseries": rows, "state": latest,
-            "dlq": [letter.message for letter in letters]}
 
 
 async def test_a_basic_ingest_batch_reaches_every_sink_of_its_rule(tmp_path: Path,

@@ -12,8 +12,8 @@ from cloud.rules.mqtt_attach import MqttSettings
 from cloud.rules.rulesfile import RulesFile, parse_rules
 from cloud.rules.runner import RulesRunner
 from cloud.stores.sql import SqlDatabase
-from cloud.stores.timeseries import TimeseriesStore
 from tests.fixtures.broker import MqttClientFactory
+from tests.integration.cloud.stored import stored
 from tests.unit.cloud.batches import make_batch
 
 WAIT = 30.0
@@ -54,13 +54,17 @@ async def test_batches_through_basic_ingest_reach_every_sink_once(rig: Rig, mqtt
         await device.publish("$aws/rules/telemetry/dt/plant1/pump/pump-1/telemetry", b"\xff\x00garbage")
         await device.publish("$aws/rules/missing/dt/plant1/pump/pump-1/telemetry", b"{}")
         await until(lambda: runner.counters["messages"] >= 7)
-        store = runner.context.resources[f"timeseries:{tmp_path / 'data' / 'timeseries' / 'telemetry.db'}"]
-        ts = store.store  # type: ignore[attr-defined]
-        assert isinstance(ts, TimeseriesStore)
-        assert await ts.count() == 15
         assert runner.counters["rule_not_found"] == 1
         assert runner.counters["fired"] == 6
         assert runner.counters.get("action_errors", 0) == 0
+    held = await stored(tmp_path / "data", shards=4)
+    binary = [r.data for r in held["stream"] if r.data.startswith(b"\xff")]
+    assert binary == [b"\xff\x00garbage"], "SELECT * passes a binary payload through"
+    assert sorted(json.loads(r.data)["seq"] for r in held["stream"] if r.data.startswith(b"{")) == [1, 2, 3]
+    assert held["lake"] == 15
+    assert held["timeseries"] == 15
+    assert {s.point: s.value for s in held["state"]} == {"p0": 303.0, "p1": 301.0, "p2": 302.0}
+    assert held["dlq"] == []
 
 
 async def test_overlapping_filters_run_a_message_once_and_republish_reaches_the_device(
