@@ -32,6 +32,8 @@ _FAR_PAST: Final = -(1 << 62)
 VALUE_TOO_LARGE: Final = -413
 """``Reading.code`` of a reading whose value could not fit in any envelope: the value is dropped,
 the reading travels with quality bad and this code (negative codes are edgeferry's own)."""
+VALUE_NOT_ENCODABLE: Final = -415
+"""``Reading.code`` of a reading whose value JSON cannot hold (bytes, for one): dropped likewise."""
 
 
 def byte_limit(batching: BatchingConfig) -> int:
@@ -80,9 +82,13 @@ class Batcher:
         name_size = self._names.get(point)
         if name_size is None:
             name_size = self._names[point] = name_bytes(point)
-        size, v_size = reading_bytes(r, name_size)
+        try:
+            size, v_size = reading_bytes(r, name_size)
+        except (TypeError, ValueError):  # a value JSON cannot hold (bytes, a set...) from a source
+            r = self._without_value(r, VALUE_NOT_ENCODABLE, "values_not_encodable")
+            size, v_size = reading_bytes(r, name_size)
         if size > self._alone_max:
-            r = self._without_value(r, size)
+            r = self._without_value(r, VALUE_TOO_LARGE, "values_too_large", bytes=size)
             size, v_size = reading_bytes(r, name_size)
         self._make_room(point, name_size, v_size, size, now)
         self._readings.append(r)
@@ -157,10 +163,12 @@ class Batcher:
         self._counters.inc("readings_out", len(readings))
         self._counters.inc("windows_out", len(windows))
 
-    def _without_value(self, r: Reading, size: int) -> Reading:
-        self._counters.inc("values_too_large")
-        log.warning("reading_value_too_large", extra={"point": r.point, "t": r.t, "bytes": size})
-        return Reading(r.device, r.point, r.t, None, Quality.BAD, VALUE_TOO_LARGE)
+    def _without_value(self, r: Reading, code: int, reason: str, **fields: object) -> Reading:
+        """The reading with its value dropped: quality bad, ``code`` saying why (``reason`` counts)."""
+        self._counters.inc(reason)
+        log.warning("reading_value_dropped", extra={"reason": reason, "point": r.point, "t": r.t,
+                                                    "value_type": type(r.v).__name__, **fields})
+        return Reading(r.device, r.point, r.t, None, Quality.BAD, code)
 
 
 def _span_and_latest(readings: list[Reading], windows: list[Window]

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edge_agent.aggregate import VALUE_TOO_LARGE, byte_limit
+from edge_agent.aggregate import VALUE_NOT_ENCODABLE, VALUE_TOO_LARGE, byte_limit
 from edge_agent.aggregate import batcher as batcher_module
 from edge_agent.aggregate.batcher import Batcher
 from edge_agent.aggregate.config import BatchingConfig
@@ -95,6 +95,15 @@ def test_a_value_too_large_for_any_envelope_becomes_a_bad_reading() -> None:
     assert batch.readings == (Reading("d", "blob", T0, None, Quality.BAD, VALUE_TOO_LARGE),)
     assert len(batch.encode()) <= MAX_PAYLOAD_BYTES
     assert counters.get("values_too_large") == 1
+
+
+def test_a_value_json_cannot_hold_becomes_a_bad_reading() -> None:
+    batcher, outbox, counters = make()
+    batcher.add_reading(Reading("d", "raw_bytes", T0, b"\x00\x01"), now=0.0)  # type: ignore[arg-type]
+    batcher.close()
+    [batch] = outbox.take()
+    assert batch.readings == (Reading("d", "raw_bytes", T0, None, Quality.BAD, VALUE_NOT_ENCODABLE),)
+    assert counters.get("values_not_encodable") == 1
 
 
 def test_a_batch_whose_estimate_was_off_is_split(monkeypatch: pytest.MonkeyPatch) -> None:
