@@ -62,12 +62,6 @@ _TYPE_NAMES: Final[dict[type, str]] = {
 }
 
 
-def is_number(value: Value) -> bool:
-    """True for Int and Decimal (never for Boolean, although ``bool`` subclasses ``int``)."""
-    kind = type(value)
-    return kind is int or kind is Decimal
-
-
 def whole_as_int(number: Decimal) -> int | Decimal:
     """SQL 2016-03-23 processes a whole-number Decimal (``10.0``) as the Int ``10``."""
     if number.is_finite() and number == number.to_integral_value():
@@ -128,11 +122,6 @@ def to_boolean(value: Value) -> bool | None:
     return None
 
 
-def decimal_text(number: Decimal) -> str:
-    """A Decimal as AWS prints it: plain, or scientific for very large or small exponents."""
-    return str(number)
-
-
 def to_string(value: Value) -> str | None:
     """The standard conversion to String; None (Undefined) for Null and Undefined."""
     if type(value) is str:
@@ -142,7 +131,7 @@ def to_string(value: Value) -> str | None:
     if type(value) is int:
         return str(value)
     if type(value) is Decimal:
-        return decimal_text(value)
+        return str(value)  # plain, or scientific for large exponents, as Java's BigDecimal prints
     if type(value) is list or type(value) is dict:
         return dumps(value)
     if type(value) is bytes:
@@ -178,13 +167,6 @@ def to_json(value: Value) -> JsonValue:
     if isinstance(value, UndefinedType):
         return None
     return cast("JsonValue", value)
-
-
-def sql_equals(left: Value, right: Value) -> bool | UndefinedType:
-    """The ``=`` operator: Undefined if either side is, False on mismatched types."""
-    if left is UNDEFINED or right is UNDEFINED:
-        return UNDEFINED
-    return same_value(left, right)
 
 
 def same_value(left: Value, right: Value) -> bool:
