@@ -63,7 +63,7 @@ async def test_batches_through_basic_ingest_reach_every_sink_once(rig: Rig, mqtt
     assert sorted(json.loads(r.data)["seq"] for r in held["stream"] if r.data.startswith(b"{")) == [1, 2, 3]
     assert held["lake"] == 15
     assert held["timeseries"] == 15
-    assert {s.point: s.value for s in held["state"]} == {"p0": 303.0, "p1": 301.0, "p2": 302.0}
+    assert {s.point: s.value for s in held["state"]} == {"p0": 303, "p1": 304, "p2": 302}
     assert held["dlq"] == []
 
 
