@@ -46,11 +46,11 @@ POINTS = [f"pump{p:02d}.{s}" for p in (1, 2) for s in ("flow", "pressure", "curr
 PG_DSN = "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=3"
 
 
-def make_batch(seq: int, rng: random.Random) -> Batch:
+def make_batch(seq: int, rng: random.Random, device: str = "gw-0001") -> Batch:
     t0 = 1_795_000_000_000 + seq * 1000
-    readings = tuple(Reading("gw-0001", name, t0 + 100 * poll, round(rng.uniform(0, 500), 1))
+    readings = tuple(Reading(device, name, t0 + 100 * poll, round(rng.uniform(0, 500), 1))
                      for poll in range(10) for name in POINTS)
-    return Batch(device="gw-0001", site="plant1", asset_type="pumpstation", epoch="bench", seq=seq,
+    return Batch(device=device, site="plant1", asset_type="pumpstation", epoch="bench", seq=seq,
                  start=t0, end=t0 + 1000, readings=readings, last={r.point: r.v for r in readings})
 
 
@@ -118,10 +118,30 @@ async def run(batches: list[Batch], root: Path) -> list[Result]:
         "name": "telemetry", "sql": "SELECT * FROM 'dt/+/+/+/telemetry'",
         "actions": [{"stream": {"streamName": "telemetry"}}, {"lake": {}}, {"timeseries": {"retention": "3650d"}},
                     {"current_state": {}}], "errorAction": {"dlq": {}}}]})
-    topic = "$aws/rules/telemetry/dt/plant1/pumpstation/gw-0001/telemetry"
     async with RulesRunner(rules) as runner:
-        results.append(await measure("runner, 4 sinks", batches, lambda b: runner.process(topic, b.encode())))
+        results.append(await measure("runner, 4 sinks", batches, lambda b: runner.process(_topic(b), b.encode())))
+        results.append(await _devices_at_once(runner, batches, devices=4))
     return results
+
+
+def _topic(batch: Batch) -> str:
+    return f"$aws/rules/telemetry/dt/plant1/pumpstation/{batch.device}/telemetry"
+
+
+async def _devices_at_once(runner: RulesRunner, batches: list[Batch], devices: int) -> Result:
+    """As the MQTT attachment runs: one worker per device, each device's batches in order."""
+    rng = random.Random(11)
+    per_device = [[make_batch(seq, rng, f"gw-{d:04d}") for seq in range(1, len(batches) // devices + 1)]
+                  for d in range(2, devices + 2)]
+
+    async def worker(own: list[Batch]) -> None:
+        for batch in own:
+            await runner.process(_topic(batch), batch.encode())
+
+    start, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(worker(own) for own in per_device))
+    return Result(f"runner, 4 sinks, {devices} devices at once", sum(map(len, per_device)),
+                  time.perf_counter() - start, time.process_time() - cpu)
 
 
 def _postgres() -> str | None:
