@@ -49,6 +49,7 @@ class Aggregator:
         bands = {p: m.deadband for p, m in point_modes.items() if m.deadband is not None}
         self._deadband = DeadbandFilter(bands, default.deadband, self.counters)
         self._alarms = AlarmBank(compile_alarms(alarms, point_modes.keys()), self.counters)
+        self._has_alarms = bool(alarms)
         routes: dict[str, _Route] = {"raw": self._batcher.add_reading, "window": self._add_windowed,
                                      "deadband": self._add_deadband}
         self._routes = {point: routes[m.mode] for point, m in point_modes.items()}
@@ -77,7 +78,7 @@ class Aggregator:
         routes, default = self._routes, self._default_route
         for r in readings:
             routes.get(r.point, default)(r, now)
-        if self._alarms:
+        if self._has_alarms:
             self._post_alarms(self._alarms.observe(readings, now))
         return self._outbox.take()
 
@@ -112,7 +113,7 @@ class Aggregator:
             self._batcher.add_window(window, now)
         for reading in self._deadband.heartbeats_due(wall, now):
             self._batcher.add_reading(reading, now)
-        if self._alarms:
+        if self._has_alarms:
             self._post_alarms(self._alarms.due(now))
 
     def _add_windowed(self, r: Reading, now: float) -> None:

@@ -96,9 +96,6 @@ class AlarmBank:
         self._values: dict[str, Value | None] = {}
         self._times: dict[str, int] = {}
 
-    def __bool__(self) -> bool:
-        return bool(self._alarms)
-
     def observe(self, readings: Iterable[Reading], now: float) -> list[FiredAlarm]:
         """Update the latest values from a scan group and evaluate the alarms that read them."""
         watch = self._watch

@@ -79,12 +79,13 @@ class _Tally:
 
 
 class _Bucket:
-    """Every point's tally for one window index."""
+    """Every point's tally for one window index, and when the window closes on either clock."""
 
-    __slots__ = ("opened_at", "tallies")
+    __slots__ = ("backstop", "tallies", "wall_close")
 
-    def __init__(self, opened_at: float) -> None:
-        self.opened_at = opened_at
+    def __init__(self, wall_close: int, backstop: float) -> None:
+        self.wall_close = wall_close
+        self.backstop = backstop
         self.tallies: dict[str, _Tally] = {}
 
 
@@ -103,6 +104,9 @@ class WindowBank:
         """Every window index below this has closed (or will never open again)."""
         self._newest = _AFTER_ALL
         """The highest window index a reading may open: the wall clock's next window."""
+        self._next_wall_close = _AFTER_ALL
+        self._next_backstop = math.inf
+        """The earliest close among open windows, on each clock (checked on every call)."""
 
     @property
     def width_ms(self) -> int:
@@ -119,7 +123,9 @@ class WindowBank:
             if k > self._newest:
                 self._counters.inc("future_readings")
                 return True
-            bucket = self._open[k] = _Bucket(now)
+            bucket = self._open[k] = _Bucket((k + 1) * self._w + self._lateness, now + self._backstop)
+            self._next_wall_close = min(self._next_wall_close, bucket.wall_close)
+            self._next_backstop = min(self._next_backstop, bucket.backstop)
         v = r.v
         if r.q == Quality.BAD:
             self._counters.inc("bad_readings")
@@ -149,11 +155,9 @@ class WindowBank:
         window open for longer than twice its width (plus lateness) on the monotonic clock."""
         self._newest = wall_ms // self._w + 1
         self._horizon = max(self._horizon, (wall_ms - self._lateness) // self._w)
-        if not self._open:
+        if wall_ms < self._next_wall_close and now < self._next_backstop:
             return []
-        due = [k for k, b in self._open.items()
-               if (k + 1) * self._w + self._lateness <= wall_ms or now >= b.opened_at + self._backstop]
-        return self._close(due)
+        return self._close([k for k, b in self._open.items() if b.wall_close <= wall_ms or now >= b.backstop])
 
     def close_all(self) -> list[Window]:
         """Close every open window now (shutdown): partial windows are emitted as they are."""
@@ -163,9 +167,7 @@ class WindowBank:
         """Monotonic time at which the next window closes, given the clocks read together."""
         if not self._open:
             return None
-        return min(min(now + ((k + 1) * self._w + self._lateness - wall_ms) / 1000,
-                       b.opened_at + self._backstop)
-                   for k, b in self._open.items())
+        return min(now + (self._next_wall_close - wall_ms) / 1000, self._next_backstop)
 
     def _close(self, indexes: list[int]) -> list[Window]:
         closed: list[Window] = []
@@ -174,4 +176,6 @@ class WindowBank:
             bucket = self._open.pop(k)
             self._horizon = max(self._horizon, k + 1)
             closed.extend(t.window(point, k * w, w) for point, t in bucket.tallies.items())
+        self._next_wall_close = min((b.wall_close for b in self._open.values()), default=_AFTER_ALL)
+        self._next_backstop = min((b.backstop for b in self._open.values()), default=math.inf)
         return closed
