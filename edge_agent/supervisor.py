@@ -65,6 +65,8 @@ class Agent:
         self._group: asyncio.TaskGroup | None = None
         self._forwarding: asyncio.Task[None] | None = None
         self._started = time.monotonic()
+        self.final_spool_stats: dict[str, Any] = {}
+        """The spool's stats as it closed (``status()`` reports them once the agent stopped)."""
 
     @classmethod
     def from_config(cls, config: AgentConfig, sink_factory: SinkFactory) -> Agent:
@@ -98,6 +100,7 @@ class Agent:
             finally:
                 self._group = None
                 self.running.clear()
+                self.final_spool_stats = _stats_dict(self.spool)
         self._write_health_once()
         log.info("agent_stopped", extra={"thing": self.config.thing})
 
@@ -232,7 +235,7 @@ class Agent:
             "agent": self.counters.snapshot(),
             "forwarder": self.forwarder.counters.snapshot(),
             "sink": self.sink.counters.snapshot(),
-            "spool": {**self.spool.counters.snapshot(), **_stats_dict(self.spool)},
+            "spool": {**self.spool.counters.snapshot(), **(_stats_dict(self.spool) or self.final_spool_stats)},
         }
         if self.aggregator is not None:
             parts["aggregator"] = self.aggregator.counters.snapshot()
@@ -255,7 +258,8 @@ class Agent:
 def _stats_dict(spool: Spool) -> dict[str, Any]:
     try:
         stats = spool.stats()
+        identity = {"epoch": spool.epoch, "last_seq": spool.last_seq}
     except Exception:  # a closed spool has no stats; status must never fail
         return {}
-    return {k: getattr(stats, k) for k in ("depth", "bytes", "oldest_age", "dropped",
-                                           "last_acked_seq") if hasattr(stats, k)}
+    return {**identity, **{k: getattr(stats, k) for k in ("depth", "bytes", "oldest_age", "dropped",
+                                                          "last_acked_seq") if hasattr(stats, k)}}

@@ -1,0 +1,80 @@
+"""The cloud-side account of what arrived: every batch by (device, epoch, seq), and every copy.
+
+Delivery is at-least-once, so a batch may arrive more than once; the ledger tells unique batches
+from duplicates and, given what each device produced, which batches are missing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from edge_agent.envelope import EnvelopeError, decode_batch
+
+
+@dataclass(frozen=True, slots=True)
+class Produced:
+    """What one device put into its spool: seqs ``first..last`` of ``epoch``, ``dropped`` of them
+    dropped by the spool's declared full policy (counted there, so not lost)."""
+
+    device: str
+    epoch: str
+    first: int
+    last: int
+    dropped: int = 0
+
+    @property
+    def count(self) -> int:
+        return max(0, self.last - self.first + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    device: str
+    produced: int
+    received: int
+    duplicates: int
+    dropped: int
+    missing: int
+    """Produced, neither received nor accounted for as a declared drop."""
+
+
+@dataclass
+class BatchLedger:
+    messages: int = 0
+    malformed: int = 0
+    _seqs: defaultdict[tuple[str, str], set[int]] = field(default_factory=lambda: defaultdict(set))
+    _copies: Counter[str] = field(default_factory=Counter)
+
+    def record(self, payload: bytes) -> bool:
+        """Count one message; True if it is a batch not seen before."""
+        self.messages += 1
+        try:
+            batch = decode_batch(payload)
+        except EnvelopeError:
+            self.malformed += 1
+            return False
+        seqs = self._seqs[(batch.device, batch.epoch)]
+        if batch.seq in seqs:
+            self._copies[batch.device] += 1
+            return False
+        seqs.add(batch.seq)
+        return True
+
+    @property
+    def unique(self) -> int:
+        return sum(len(s) for s in self._seqs.values())
+
+    @property
+    def duplicates(self) -> int:
+        return sum(self._copies.values())
+
+    def received(self, device: str) -> int:
+        return sum(len(s) for (d, _), s in self._seqs.items() if d == device)
+
+    def reconcile(self, produced: Produced) -> Reconciliation:
+        seqs = self._seqs.get((produced.device, produced.epoch), set())
+        arrived = sum(1 for s in seqs if produced.first <= s <= produced.last)
+        return Reconciliation(device=produced.device, produced=produced.count, received=arrived,
+                              duplicates=self._copies[produced.device], dropped=produced.dropped,
+                              missing=max(0, produced.count - arrived - produced.dropped))

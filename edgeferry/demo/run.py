@@ -1,0 +1,182 @@
+"""The end-to-end demo: simulators, a local IoT Core, agents, the cloud side, and an outage.
+
+Timeline for a run of ``duration`` seconds: everything starts; at 35 % of the run the broker
+stops for ``outage`` seconds (agents keep polling and spooling), then comes back (agents
+reconnect with jitter and drain oldest-first); at the end the agents stop, flush and drain, and
+the cloud's ledger is reconciled with what every agent produced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cloud.ledger import BatchLedger, Produced, Reconciliation
+from cloud.rig import Rig, free_port
+from cloud.rules.mqtt_attach import MqttAttachment, MqttSettings
+from cloud.rules.rulesfile import load_rules
+from cloud.rules.runner import RulesRunner
+from edge_agent.errors import EdgeferryError
+from edge_agent.supervisor import Agent
+from edgeferry.agent_cli import sink_factory_for
+from edgeferry.demo import scenario
+from simulators.modbus.server import ModbusSimulator
+from simulators.opcua.server import OpcUaSimulator
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    run_dir: Path
+    duration: float = 60.0
+    outage: float = 15.0
+    reefers: int = 3
+
+
+@dataclass
+class AgentTrack:
+    """One agent in the demo and the highest spool depth seen."""
+
+    agent: Agent
+    peak_depth: int = 0
+
+    @property
+    def thing(self) -> str:
+        return self.agent.config.thing
+
+
+@dataclass
+class DemoState:
+    phase: str = "starting"
+    started: float = field(default_factory=time.monotonic)
+    agents: list[AgentTrack] = field(default_factory=list)
+    ledger: BatchLedger = field(default_factory=BatchLedger)
+    runner: RulesRunner | None = None
+    outages: list[tuple[float, float]] = field(default_factory=list)
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def sample(self) -> None:
+        for track in self.agents:
+            depth = int(track.agent.status().get("spool", "depth"))
+            track.peak_depth = max(track.peak_depth, depth)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    state: DemoState
+    reconciliations: list[Reconciliation]
+
+    @property
+    def lost(self) -> int:
+        return sum(r.missing for r in self.reconciliations)
+
+
+async def run_demo(options: DemoOptions, on_tick: Callable[[DemoState], None]) -> DemoResult:
+    """Run the whole data path once in a fresh ``run_dir``; ``on_tick`` is called about every
+    250 ms with the state."""
+    options.run_dir.mkdir(parents=True, exist_ok=True)
+    if any(p.name != "demo.log" for p in options.run_dir.iterdir()):
+        raise EdgeferryError(f"{options.run_dir} is not empty; the demo needs a fresh run directory")
+    state = DemoState()
+    async with AsyncExitStack() as stack:
+        ticker = asyncio.create_task(_tick(state, on_tick))
+        stack.callback(ticker.cancel)
+        rig = Rig(options.run_dir / "rig")
+        state.phase = "starting the local IoT Core"
+        await asyncio.to_thread(rig.start)
+        stack.callback(rig.stop)
+
+        state.phase = "starting simulators"
+        pump_modbus = await stack.enter_async_context(ModbusSimulator("pump-station", port=0, points=710))
+        pump_opcua = await stack.enter_async_context(
+            OpcUaSimulator("pump-station", port=free_port(), points=290))
+        reefer_sims = [await stack.enter_async_context(ModbusSimulator("reefer", port=0, seed=i))
+                       for i in range(options.reefers)]
+
+        state.phase = "starting the cloud side"
+        rules = load_rules(scenario.EXAMPLES / "rules.yaml")
+        runner = await stack.enter_async_context(RulesRunner(rules, data_dir=options.run_dir / "cloud"))
+        state.runner = runner
+        cloud = rig.cloud_identity
+
+        async def receive(topic: str, payload: bytes) -> None:
+            state.ledger.record(payload)
+            await runner.process(topic, payload)
+
+        attachment = MqttAttachment(
+            MqttSettings(rig.host, rig.port, rig.ca_path, cloud.cert_path, cloud.key_path,
+                         client_id="edgeferry-demo-cloud"), receive, [])
+        await attachment.start()
+        stack.push_async_callback(attachment.stop)
+
+        state.phase = "starting agents"
+        endpoints = scenario.Endpoints(
+            broker_host=rig.host, broker_port=rig.port, ca=rig.ca_path,
+            pump_modbus_port=pump_modbus.port, pump_opcua_endpoint=pump_opcua.endpoint,
+            reefer_modbus_ports=tuple(s.port for s in reefer_sims))
+        configs = [scenario.pump_station(options.run_dir, endpoints)] + [
+            scenario.reefer(options.run_dir, endpoints, i) for i in range(options.reefers)]
+        for config in configs:
+            await asyncio.to_thread(rig.issue_identity, config.thing, config.identity.dir)
+            agent = Agent.from_config(config, await sink_factory_for(config))
+            state.agents.append(AgentTrack(agent))
+        stop = asyncio.Event()
+        running = [asyncio.create_task(t.agent.run(stop), name=t.thing) for t in state.agents]
+
+        await _timeline(state, rig, options)
+        state.phase = "stopping agents: flush and drain"
+        stop.set()
+        await asyncio.gather(*running)
+        state.phase = "reconciling the cloud's ledger"
+        produced = [_produced(t.agent) for t in state.agents]
+        await _wait_for(lambda: all(state.ledger.reconcile(p).missing == 0 for p in produced), 20.0)
+        state.phase = "done"
+        on_tick(state)
+        return DemoResult(state, [state.ledger.reconcile(p) for p in produced])
+    raise AssertionError("unreachable")
+
+
+async def _timeline(state: DemoState, rig: Rig, options: DemoOptions) -> None:
+    outage_at = options.duration * 0.35
+    state.phase = "running"
+    await asyncio.sleep(max(0.0, outage_at - state.elapsed))
+    if options.outage > 0:
+        state.phase = f"broker down for {options.outage:g} s: agents keep polling and spooling"
+        down = state.elapsed
+        await asyncio.to_thread(rig.stop)
+        await asyncio.sleep(options.outage)
+        await asyncio.to_thread(rig.start)
+        state.outages.append((down, state.elapsed))
+        state.phase = "broker back: agents reconnect (jittered) and drain oldest-first"
+    await asyncio.sleep(max(0.0, options.duration - state.elapsed))
+
+
+def _produced(agent: Agent) -> Produced:
+    """What the agent put into its fresh spool (seq 1 onwards), from its final status."""
+    status = agent.status()
+    return Produced(device=agent.config.thing, epoch=str(status.get("spool", "epoch", "")), first=1,
+                    last=int(status.get("spool", "last_seq")), dropped=int(status.get("spool", "dropped")))
+
+
+async def _tick(state: DemoState, on_tick: Callable[[DemoState], None]) -> None:
+    while True:
+        with contextlib.suppress(Exception):  # a display hiccup must never stop the demo
+            state.sample()
+            on_tick(state)
+        await asyncio.sleep(0.25)
+
+
+async def _wait_for(condition: Callable[[], bool], within: float) -> None:
+    deadline = time.monotonic() + within
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)

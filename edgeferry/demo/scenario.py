@@ -1,0 +1,72 @@
+"""The demo's cast: agent configurations made from the example configs, pointed at the local
+simulators and the local IoT Core, with demo-sized windows and batch ages."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from edge_agent.config import AgentConfig, parse_config
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Where the demo's services listen."""
+
+    broker_host: str
+    broker_port: int
+    ca: Path
+    pump_modbus_port: int
+    pump_opcua_endpoint: str
+    reefer_modbus_ports: tuple[int, ...]
+
+
+def _example(name: str) -> dict[str, Any]:
+    data = yaml.safe_load((EXAMPLES / name).read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def _local(config: dict[str, Any], run_dir: Path, endpoints: Endpoints) -> dict[str, Any]:
+    """Spool, identity, health file under ``run_dir``; publish to the local broker, quick to reconnect."""
+    thing_dir = run_dir / "agents" / config["thing"]
+    config["spool"] = {**config.get("spool", {}), "path": str(thing_dir / "spool.db")}
+    config["identity"] = {"dir": str(thing_dir / "identity"), "ca": str(endpoints.ca)}
+    config["publish"] = {**config.get("publish", {}), "endpoint": endpoints.broker_host,
+                         "port": endpoints.broker_port, "connect_jitter": "1s",
+                         "reconnect_min": "500ms", "reconnect_max": "4s"}
+    config["status"] = {"health_file": str(thing_dir / "health.json"), "interval": "1s",
+                        "shutdown_grace": "20s"}
+    return config
+
+
+def pump_station(run_dir: Path, endpoints: Endpoints) -> AgentConfig:
+    """The 1,000-point pumping station, with 5 s windows and 5 s batches so a short demo shows them."""
+    config = _example("pump-station.yaml")
+    plc, booster = config["devices"]
+    plc.update(host="127.0.0.1", port=endpoints.pump_modbus_port)
+    booster.update(endpoint=endpoints.pump_opcua_endpoint)
+    config["aggregation"] = {**config["aggregation"], "window": "5s"}
+    config["batching"] = {**config["batching"], "max_age": "5s"}
+    return parse_config(_local(config, run_dir, endpoints), "demo pump station")
+
+
+def reefer(run_dir: Path, endpoints: Endpoints, index: int) -> AgentConfig:
+    """A reefer trailer whose controller (RTU in the example) is reached over Modbus/TCP, polled
+    every 2 s with 10 s bundles."""
+    config = copy.deepcopy(_example("reefer.yaml"))
+    config["thing"] = f"reefer-{index + 1:04d}"
+    controller = config["devices"][0]
+    for serial_only in ("port", "baudrate", "parity", "stopbits", "bytesize"):
+        controller.pop(serial_only, None)
+    controller.update(type="modbus_tcp", host="127.0.0.1", port=endpoints.reefer_modbus_ports[index],
+                      poll_interval="2s")
+    config["batching"] = {**config["batching"], "max_age": "10s"}
+    config["identity"] = {}
+    return parse_config(_local(config, run_dir, endpoints), f"demo reefer {index + 1}")
