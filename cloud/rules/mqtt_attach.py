@@ -78,7 +78,7 @@ class MqttAttachment:
                  workers: int = 4) -> None:
         self.settings = settings
         self._handler = handler
-        self.filters = [BASIC_INGEST_FILTER, *dict.fromkeys(f for f in topic_filters if f)]
+        self.filters = list(dict.fromkeys([BASIC_INGEST_FILTER, *(f for f in topic_filters if f)]))
         self._loop = asyncio.get_running_loop()
         self._queues: list[asyncio.Queue[tuple[str, bytes, list[int]] | None]] = [
             asyncio.Queue() for _ in range(max(1, workers))]
