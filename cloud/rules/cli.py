@@ -26,9 +26,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     """Add the ``rules`` sub-commands."""
     sub = parser.add_subparsers(dest="rules_command", metavar="SUBCOMMAND", required=True)
     _register_eval(sub)
+    # Sub-commands owned by the rule actions register here, one line each.
     export_aws.register_export_aws(sub)
-    # Sub-commands of cloud.rules.actions (export-aws) register here, one line each:
-    #   <module>.register_<name>(sub)
 
 
 def _register_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
