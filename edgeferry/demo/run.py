@@ -109,8 +109,11 @@ async def run_demo(options: DemoOptions, on_tick: Callable[[DemoState], None]) -
         state.runner = runner
         cloud = rig.cloud_identity
 
+        arrived = asyncio.Event()
+
         async def receive(topic: str, payload: bytes) -> None:
             state.ledger.record(payload)
+            arrived.set()
             await runner.process(topic, payload)
 
         attachment = MqttAttachment(
@@ -139,7 +142,8 @@ async def run_demo(options: DemoOptions, on_tick: Callable[[DemoState], None]) -
         await asyncio.gather(*running)
         state.phase = "reconciling the cloud's ledger"
         produced = [_produced(t.agent) for t in state.agents]
-        await _wait_for(lambda: all(state.ledger.reconcile(p).missing == 0 for p in produced), 20.0)
+        await _wait_for(lambda: all(state.ledger.reconcile(p).missing == 0 for p in produced), arrived,
+                        within=20.0)
         state.phase = "done"
         on_tick(state)
         return DemoResult(state, [state.ledger.reconcile(p) for p in produced])
@@ -176,7 +180,10 @@ async def _tick(state: DemoState, on_tick: Callable[[DemoState], None]) -> None:
         await asyncio.sleep(0.25)
 
 
-async def _wait_for(condition: Callable[[], bool], within: float) -> None:
-    deadline = time.monotonic() + within
-    while not condition() and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
+async def _wait_for(condition: Callable[[], bool], changed: asyncio.Event, *, within: float) -> None:
+    """Re-check ``condition`` whenever ``changed`` is set, for at most ``within`` seconds."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(within):
+            while not condition():
+                changed.clear()
+                await changed.wait()
