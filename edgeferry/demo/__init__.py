@@ -34,6 +34,8 @@ def _demo(args: argparse.Namespace) -> int:
     from edgeferry.demo.view import live, summary
 
     console = Console()
+    if not console.is_terminal:  # logs and CI: wide enough for the summary's nine columns
+        console = Console(width=130)
     options = DemoOptions(run_dir=args.dir.resolve(), duration=args.duration, outage=args.outage,
                           reefers=args.reefers)
     if options.run_dir.exists():
