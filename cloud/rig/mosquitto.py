@@ -51,6 +51,11 @@ class BrokerSettings:
     """PEM CRL of revoked client certificates (listener TLS settings are reloaded on SIGHUP
     since mosquitto 2.0)."""
     max_inflight_messages: int = 100
+    pin_client_ids: bool = False
+    """``use_username_as_clientid``: the client id becomes the certificate CN, so no certificate can
+    take over another's session by connecting with its client id (as an IoT Core policy allowing
+    ``iot:Connect`` only on ``client/${iot:Connection.Thing.ThingName}`` does). Off by default:
+    then one identity (the cloud side's) may hold several connections."""
 
     def render(self) -> str:
         lines = [
@@ -77,6 +82,8 @@ class BrokerSettings:
             "require_certificate true",
             "use_identity_as_username true",
         ]
+        if self.pin_client_ids:
+            lines.append("use_username_as_clientid true")
         if self.crl_file is not None:
             lines.append(f"crlfile {self.crl_file}")
         return "\n".join(lines) + "\n"

@@ -62,10 +62,13 @@ class Rig:
     """A Mosquitto broker with a generated CA, mTLS listener and pattern ACLs in ``directory``.
 
     ``port=None`` reuses the port of the last run in this directory, or picks a free one.
+    ``pin_client_ids=True`` makes every client's id its certificate CN, so a device cannot take
+    over another's session by connecting with its client id (see :class:`BrokerSettings`).
     """
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    def __init__(self, directory: Path, port: int | None = None, *, pin_client_ids: bool = False) -> None:
         self.directory = directory.resolve()
+        self.pin_client_ids = pin_client_ids
         self.host = HOST
         self._requested_port = port
         self._port: int | None = port or self._saved_state().get("port")
@@ -221,6 +224,7 @@ class Rig:
             cert_file=self.broker_dir / "server.pem", key_file=self.broker_dir / "server.key.pem",
             acl_file=self.broker_dir / "acl",
             crl_file=self.crl_path if self.crl_path.exists() else None,
+            pin_client_ids=self.pin_client_ids,
         )
 
     def _write_config(self) -> None:

@@ -136,3 +136,21 @@ async def test_awscrt_client_with_foreign_certificate_never_connects(
     client.client.start()
     await asyncio.wait_for(client.connect_failed.wait(), 20)
     assert not client.connected.is_set()
+
+
+async def test_pinned_client_ids_stop_session_takeover(tmp_path: Path) -> None:
+    """With ``pin_client_ids`` a certificate cannot borrow another thing's client id to kick it off."""
+    async with Rig(tmp_path / "pinned", pin_client_ids=True) as rig:
+        victim = MqttTestClient(rig, RigIdentity("victim", rig.issue_identity("victim", tmp_path / "v")))
+        mallory = MqttTestClient(rig, RigIdentity("mallory", rig.issue_identity("mallory", tmp_path / "m")),
+                                 client_id="victim")
+        try:
+            await victim.start()
+            await mallory.start()
+            await victim.subscribe("cmd/victim/#")
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(victim.disconnected.wait(), 1.0)
+            assert victim.connected.is_set()
+        finally:
+            await mallory.stop()
+            await victim.stop()
