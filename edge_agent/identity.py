@@ -38,6 +38,9 @@ class ClaimConfig(StrictModel):
     parameters: dict[str, str] = Field(default_factory=dict)
     method: str = Field(default="csr", pattern="^(csr|keys)$")
     """``csr``: CreateCertificateFromCsr (key stays on the device); ``keys``: CreateKeysAndCertificate."""
+    endpoint: str | None = None
+    """Provisioning endpoint when it is not the broker's (the local rig's provisioning service)."""
+    port: int | None = Field(default=None, ge=1, le=65535)
 
 
 class IdentityConfig(StrictModel):

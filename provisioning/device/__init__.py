@@ -42,27 +42,33 @@ async def ensure_identity(identity_config: IdentityConfig, endpoint: str, port: 
                           *, backoff: Backoff = Backoff()) -> Identity:
     """The device's identity: loaded if the store is complete, else provisioned by claim first.
 
+    ``endpoint`` and ``port`` are the broker's; the claim connection goes there too unless the
+    claim names its own (``ClaimConfig.endpoint``/``port``: the local rig's provisioning service).
     ``thing_hint`` is the thing name used when the store has none, and the MQTT client id of the
     claim connection. Raises :class:`ProvisioningRejected` for a refusal retrying cannot fix.
     """
+    claim = identity_config.claim
     if not _complete(identity_config.dir):
-        if identity_config.claim is None:
+        if claim is None:
             raise EdgeferryError(f"identity: {identity_config.dir} holds no device certificate and no "
                                  "claim is configured to provision one")
-        await provision(identity_config.claim, identity_config.dir, endpoint=endpoint, port=port,
-                        ca=identity_config.ca, client_id=thing_hint, backoff=backoff)
+        await provision(claim, identity_config.dir, endpoint=claim.endpoint or endpoint,
+                        port=claim.port or port, ca=identity_config.ca, client_id=thing_hint,
+                        backoff=backoff, broker_endpoint=endpoint)
     return Identity.load(identity_config, thing_hint)
 
 
 async def provision(claim: ClaimConfig, directory: Path, *, endpoint: str, port: int, ca: Path | None,
-                    client_id: str, backoff: Backoff = Backoff(),
-                    answer_within: float = 30.0) -> ThingRegistration:
-    """Provision by claim into the identity store ``directory``; retry what can be retried."""
+                    client_id: str, backoff: Backoff = Backoff(), answer_within: float = 30.0,
+                    broker_endpoint: str | None = None) -> ThingRegistration:
+    """Provision by claim into the identity store ``directory``; retry what can be retried.
+
+    ``broker_endpoint`` is recorded in the identity (default: ``endpoint``)."""
     connection = ClaimConnection(endpoint, port, claim.certificate, claim.private_key, ca, client_id,
                                  answer_within)
     for attempt in range(backoff.attempts):
         try:
-            return await _provision_once(claim, directory, connection)
+            return await _provision_once(claim, directory, connection, broker_endpoint or endpoint)
         except (ProvisioningRejected, ProvisioningUnavailable) as exc:
             retryable = isinstance(exc, ProvisioningUnavailable) or exc.retryable
             if not retryable or attempt + 1 == backoff.attempts:
@@ -74,8 +80,8 @@ async def provision(claim: ClaimConfig, directory: Path, *, endpoint: str, port:
     raise AssertionError("unreachable: the last attempt raises")
 
 
-async def _provision_once(claim: ClaimConfig, directory: Path,
-                          connection: ClaimConnection) -> ThingRegistration:
+async def _provision_once(claim: ClaimConfig, directory: Path, connection: ClaimConnection,
+                          broker_endpoint: str) -> ThingRegistration:
     pending = PendingProvisioning(directory)
     async with IdentityClient(connection) as client:
         issued = pending.certificate()
@@ -96,7 +102,7 @@ async def _provision_once(claim: ClaimConfig, directory: Path,
     await asyncio.to_thread(
         store_identity, directory, thing_name=registration.thing_name,
         cert_pem=issued.certificate_pem.encode(), key_pem=key_pem, ca_pem=ca_pem,
-        endpoint=connection.endpoint, certificate_id=issued.certificate_id)
+        endpoint=broker_endpoint, certificate_id=issued.certificate_id)
     await asyncio.to_thread(pending.clear)
     logger.info("device_provisioned", extra={"thing": registration.thing_name,
                                              "certificate_id": issued.certificate_id})

@@ -34,3 +34,13 @@ async def test_provisioned_device_publishes_telemetry(
     message = await cloud.next_message()
     assert message.topic == topic
 
+
+
+async def test_agent_start_provisions_through_the_claims_own_endpoint(
+        rig: Rig, service: ProvisioningService, claim: ClaimFactory, tmp_path: Path) -> None:
+    """The agent passes the broker's endpoint; the claim names the rig's provisioning endpoint."""
+    local = claim("SN-0002").model_copy(update={"endpoint": service.host, "port": service.port})
+    config = IdentityConfig(dir=tmp_path / "device", ca=rig.ca_path, claim=local)
+    identity = await ensure_identity(config, endpoint="localhost", port=rig.port, thing_hint="SN-0002")
+    assert identity.thing_name == "gateway-SN-0002"
+    assert identity.endpoint == "localhost"
