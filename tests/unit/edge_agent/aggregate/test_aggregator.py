@@ -1,8 +1,10 @@
+import time
 from typing import Any
 
 import pytest
 
 from edge_agent.aggregate import Aggregator, PointMode, resolve_point_modes
+from edge_agent.aggregate.config import AggregationConfig, BatchingConfig
 from edge_agent.clock import ManualClock
 from edge_agent.config import parse_config
 from edge_agent.envelope import Batch, Quality, Reading
@@ -124,3 +126,27 @@ def test_flush_emits_partial_windows_and_the_open_batch(build: Build, clock: Man
     assert [r.point for r in batch.readings] == ["r", "w"]
     assert agg.flush(clock.monotonic()) == []
     assert agg.next_deadline() is None
+
+
+def test_after_a_flush_seq_continues_and_a_closed_window_is_not_reopened(build: Build,
+                                                                       clock: ManualClock) -> None:
+    agg = build({"w": PointMode("window")}, aggregation={"window": "1m"}, next_seq=5)
+    agg.add([Reading("d", "w", T0 + 1, 1.0)], clock.monotonic())
+    [first] = agg.flush(clock.monotonic())
+    agg.add([Reading("d", "w", T0 + 2, 2.0)], clock.monotonic())
+    [second] = agg.flush(clock.monotonic())
+    assert (first.seq, second.seq) == (5, 6)
+    assert [w.n for w in first.windows] == [1]
+    assert second.readings == (Reading("d", "w", T0 + 2, 2.0),)
+
+
+def test_the_system_clock_is_the_default() -> None:
+    agg = Aggregator("thing-1", "site1", "pump", {"w": PointMode("window")}, AggregationConfig(window="1h"),
+                     BatchingConfig(max_age="2h"), [], "epoch-1", 1)
+    now = time.monotonic()
+    wall = time.time_ns() // 1_000_000
+    agg.add([Reading("d", "w", wall, 1.0)], now)
+    window_end = (wall // 3_600_000 + 1) * 3_600_000
+    deadline = agg.next_deadline()
+    assert deadline is not None
+    assert deadline == pytest.approx(now + (window_end - wall) / 1000, abs=1.0)
