@@ -33,7 +33,7 @@ class Aggregator:
 
     Raises :class:`~edge_agent.errors.ConfigError` when an alarm condition does not compile or
     names a point that is not in ``point_modes``. Points not in ``point_modes`` are reported in
-    the default mode of ``aggregation``.
+    the default mode of ``aggregation``. ``clock`` supplies the wall clock (default: the host's).
     """
 
     def __init__(self, thing: str, site: str, asset_type: str, point_modes: Mapping[str, PointMode],
