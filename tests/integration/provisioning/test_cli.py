@@ -78,6 +78,7 @@ def test_bad_input_is_one_line(rig: Rig, tmp_path: Path) -> None:
                  ["provision", "revoke", "--dir", tmp_path, "--thing", "x"],
                  ["provision", "--dir", rig.directory, "--claim-cert", "c", "--claim-key", "k",
                   "--template", "t", "--out", tmp_path / "o"],
+                 ["provision", "serve", "--dir", rig.directory, "--template", tmp_path / "missing.json"],
                  ["provision", "--param", "novalue", "--claim-cert", "c", "--claim-key", "k",
                   "--template", "t", "--out", tmp_path / "o", "--endpoint", "x"]):
         result = run(*args, check=False)
