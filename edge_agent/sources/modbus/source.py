@@ -10,9 +10,10 @@ Device faults never raise: they become readings of quality BAD with a code, and 
   reconnects with exponential backoff and full jitter (``reconnect_min`` .. ``reconnect_max``);
 - an answer that does not decode: :data:`~edge_agent.sources.status.DECODE_ERROR`.
 
-Counters: ``requests`` sent; of those ``responses`` (data), ``exceptions``, ``timeouts``,
-``disconnected`` (failed for want of a connection) and ``decode_errors``; ``points_read`` (good
-readings); ``reconnects`` (connections re-established after a loss), ``connect_failures``;
+Counters: every request a cycle is due to make counts in ``requests`` and has exactly one outcome:
+``responses`` (data; of those ``decode_errors`` did not decode), ``exceptions``, ``timeouts``, or
+``disconnected`` (failed, or not sent, for want of a connection); ``points_read`` (good readings);
+``reconnects`` (connections made by the background reconnector), ``connect_failures``;
 ``overruns`` (cycles skipped because the previous one, or its consumer, was still busy).
 """
 
@@ -109,6 +110,7 @@ class ModbusSource:
         if client is None or not client.connected:
             self._lost("not_connected")
             t = _now_ms()
+            self.counters.inc("requests", len(self.plan.requests))
             self.counters.inc("disconnected", len(self.plan.requests))
             return [r for req in self.plan.requests for r in self._bad(req, DISCONNECTED, t)]
         out: list[Reading] = []

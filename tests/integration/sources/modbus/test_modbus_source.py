@@ -25,7 +25,10 @@ from tests.integration.sources.modbus.helpers import (
     wait_until,
 )
 
-FAST = {"poll_interval": 0.1, "timeout": 0.3, "retries": 0, "reconnect_min": 0.05, "reconnect_max": 0.3}
+FAST = {"poll_interval": 0.1, "timeout": 2.0, "retries": 0, "reconnect_min": 0.05, "reconnect_max": 0.3}
+"""Generous timeouts: a loaded CI box must not turn slow answers into failures."""
+IMPATIENT = {**FAST, "timeout": 0.3}
+"""For tests that expect timeouts."""
 
 
 async def test_polls_every_point_of_a_pump_station_over_tcp() -> None:
@@ -96,7 +99,7 @@ async def test_exception_fault_marks_only_the_affected_request_bad() -> None:
 
 async def test_timeout_fault_marks_readings_bad_with_the_timeout_code() -> None:
     async with (ModbusSimulator("reefer", faults=parse_faults(["timeout:1"])) as sim,
-                ModbusSource(tcp_device(sim.device_config(), **FAST)) as source):
+                ModbusSource(tcp_device(sim.device_config(), **IMPATIENT)) as source):
         readings = await source.poll()
     codes = {r.code for r in readings}
     assert all(r.q is Quality.BAD and r.v is None for r in readings)
@@ -110,14 +113,14 @@ async def test_timeout_fault_marks_readings_bad_with_the_timeout_code() -> None:
 async def test_partial_timeouts_leave_other_requests_good() -> None:
     faults = parse_faults(["timeout:0.3"])
     async with ModbusSimulator("pump-station", points=300, faults=faults, seed=3) as sim:
-        config = tcp_device(sim.device_config(), **{**FAST, "retries": 1})
+        config = tcp_device(sim.device_config(), **{**IMPATIENT, "retries": 1})
         async with ModbusSource(config) as source:
             scans = await collect_scans(source, 6)
     readings = [r for scan in scans for r in scan]
     assert any(r.q is Quality.GOOD for r in readings)
     assert sim.stats.get("unanswered") >= 1
     c = source.counters
-    assert c.get("requests") == c.get("responses") + c.get("timeouts") + c.get("disconnected")
+    assert c.get("requests") == c.get("responses") + c.get("timeouts") + c.get("disconnected") > 0
     assert all(r.code in (TIMEOUT, DISCONNECTED) for r in readings if r.q is Quality.BAD)
 
 
@@ -151,10 +154,13 @@ async def test_stuck_value_stays_frozen_while_others_move() -> None:
     assert len(pressures) > 1
 
 
-async def test_a_dead_device_does_not_stall_a_healthy_one(closed_port: int) -> None:
+@pytest.mark.parametrize("dead_kind", ["refused", "silent"])
+async def test_a_dead_device_does_not_stall_a_healthy_one(dead_kind: str, closed_port: int,
+                                                          silent_port: int) -> None:
+    port = closed_port if dead_kind == "refused" else silent_port
     async with ModbusSimulator("reefer") as sim:
         healthy = ModbusSource(tcp_device(sim.device_config(name="healthy"), **FAST))
-        dead = ModbusSource(tcp_device(sim.device_config(name="dead", port=closed_port), **FAST))
+        dead = ModbusSource(tcp_device(sim.device_config(name="dead", port=port), **IMPATIENT))
         lags: list[float] = []
 
         async def ticker() -> None:
@@ -166,14 +172,20 @@ async def test_a_dead_device_does_not_stall_a_healthy_one(closed_port: int) -> N
         async with healthy, dead:
             tick = asyncio.create_task(ticker())
             healthy_scans, dead_scans = await asyncio.gather(collect_scans(healthy, 10),
-                                                             collect_scans(dead, 10))
+                                                             collect_scans(dead, 3))
             tick.cancel()
     assert all(r.q is Quality.GOOD for s in healthy_scans for r in s)
-    assert all((r.q, r.code) == (Quality.BAD, DISCONNECTED) for s in dead_scans for r in s)
-    assert dead.counters.get("connect_failures") >= 2
+    dead_codes = {r.code for s in dead_scans for r in s}
+    assert all(r.q is Quality.BAD for s in dead_scans for r in s)
+    if dead_kind == "refused":
+        assert dead_codes == {DISCONNECTED}
+        assert dead.counters.get("connect_failures") >= 1
+    else:
+        assert TIMEOUT in dead_codes
+        assert dead_codes <= {TIMEOUT, DISCONNECTED}
     span = (healthy_scans[-1][0].t - healthy_scans[0][0].t) / 1000
-    assert span < 9 * 0.1 + 1.0, "the healthy device kept its rate"
-    assert max(lags) < 0.5, "the event loop never blocked"
+    assert span < 9 * 0.1 + 1.5, "the healthy device kept its rate"
+    assert max(lags) < 1.0, "the event loop never blocked"
 
 
 async def test_scans_keep_a_fixed_rate_and_count_overruns() -> None:
