@@ -19,6 +19,7 @@ from cloud.rules.types import DECIMAL, ArithmeticFailure, Value, dumps
 
 _NOT_JSON: Final = (ValueError, RecursionError, ArithmeticError)
 _PLAIN: Final = frozenset({str, int, bool, type(None)})  # JSON leaves that need no conversion
+_EXACT_DOUBLE_INTS: Final = 2**53  # below this a whole double and its repr denote the same integer
 # A fraction of zeros only (10.0, 2.500 is not) or an exponent: a number that may be whole. A match
 # inside a string only costs the slower decoder, never a wrong value.
 _MAYBE_WHOLE: Final = re.compile(r"\.0+(?![0-9])|[0-9][eE]")
@@ -100,9 +101,10 @@ class JsonReader:
             double = cast(float, value)
             if not math.isfinite(double):
                 raise ValueError(f"{double!r} is not a JSON number")
-            if self._whole_to_int and double.is_integer():
+            if self._whole_to_int and double.is_integer() and abs(double) < _EXACT_DOUBLE_INTS:
                 return int(double)
-            return DECIMAL.create_decimal(repr(double))
+            # The number its JSON text (repr) denotes, as the bytes of the same payload would give.
+            return self._normalise(DECIMAL.create_decimal(repr(double)))
         if kind is Decimal:
             number = cast(Decimal, value)
             if not number.is_finite():

@@ -150,3 +150,37 @@ def test_statement_round_trips_through_the_printer(assignments: list[tuple[str, 
                                                    where: Expr | None) -> None:
     statement = Statement(tuple(assignments), Query(tuple(items), False, source, where))
     assert parse(to_sql(statement)) == statement
+
+
+json_leaves = st.one_of(st.integers(min_value=-(2**53), max_value=2**53), st.text(max_size=4), st.booleans(),
+                        st.none(), st.floats(allow_nan=False, allow_infinity=False, width=64))
+json_objects = st.dictionaries(
+    st.text(max_size=4),
+    st.recursive(json_leaves, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                      st.dictionaries(st.text(max_size=3), inner, max_size=3)),
+                 max_leaves=8),
+    max_size=4)
+
+
+def whole_floats_as_ints(value: object) -> object:
+    """What SQL 2016-03-23 makes of a JSON document: whole numbers such as 10.0 are Ints."""
+    if isinstance(value, float) and value.is_integer():
+        return int(Decimal(repr(value)))  # the number the JSON text denotes
+    if isinstance(value, dict):
+        return {k: whole_floats_as_ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [whole_floats_as_ints(v) for v in value]
+    return value
+
+
+@given(json_objects)
+def test_select_star_returns_the_payload_whether_bytes_or_pre_parsed(document: dict[str, object]) -> None:
+    rule = compile_rule("SELECT * FROM '#'")
+    from_bytes = rule.evaluate("t", json.dumps(document).encode())
+    pre_parsed = rule.evaluate("t", document)
+    expected = whole_floats_as_ints(document)
+    assert json.dumps(from_bytes, sort_keys=True) == json.dumps(expected, sort_keys=True)
+    assert json.dumps(pre_parsed, sort_keys=True) == json.dumps(expected, sort_keys=True)
+    legacy = compile_rule("SELECT * FROM '#'", sql_version="2015-10-08")
+    assert json.dumps(legacy.evaluate("t", json.dumps(document).encode()), sort_keys=True) == json.dumps(
+        document, sort_keys=True)
