@@ -1,7 +1,8 @@
 """Substitution templates: ``${expression}`` inside action fields, e.g. ``dt/${topic(3)}/${deviceId}``.
 
 Expressions are evaluated against the original payload, so SELECT aliases are not visible; SET
-variables are, when the caller passes them. https://docs.aws.amazon.com/iot/latest/developerguide/iot-substitution-templates.html
+variables are, when the caller passes them.
+https://docs.aws.amazon.com/iot/latest/developerguide/iot-substitution-templates.html
 """
 
 from __future__ import annotations
