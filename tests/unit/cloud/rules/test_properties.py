@@ -156,7 +156,8 @@ json_leaves = st.one_of(st.integers(min_value=-(2**53), max_value=2**53), st.tex
                         st.none(), st.floats(allow_nan=False, allow_infinity=False, width=64))
 json_values = st.recursive(
     json_leaves,
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(st.text(max_size=3), inner, max_size=3)),
     max_leaves=8)
 json_objects = st.dictionaries(st.text(max_size=4), json_values, max_size=4)
 
