@@ -68,7 +68,7 @@ class OpcUaDevice(StrictModel):
     publishing_interval: Duration = Field(default=1.0, gt=0)
     queue_size: int = Field(default=10, ge=1, le=10_000)
     timeout: Duration = Field(default=5.0, gt=0)
-    watchdog_interval: Duration = Field(default=1.0, gt=0)
+    watchdog_interval: Duration = Field(default=2.0, gt=0)
     """The session watchdog reads the server's state this often; no answer within the interval
     (or a closed socket) means the connection is lost."""
     max_nodes_per_read: int = Field(default=0, ge=0)

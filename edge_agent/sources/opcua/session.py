@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Self
+from typing import Final, Self
 
 from asyncua import ua
 from asyncua.client.client import Client
@@ -25,6 +25,10 @@ from edge_agent.sources.opcua.targets import Binding, NodeTarget, bind
 from edge_agent.sources.opcua.values import bad_reading, now_ms
 
 logger = logging.getLogger(__name__)
+
+MONITORED_ITEMS_PER_CALL: Final = 500
+"""CreateMonitoredItems requests stay small, so the watchdog's probe, queued behind them on the
+same connection, is answered within its interval even for thousands of points."""
 
 
 class ConnectionLost(Exception):
@@ -119,10 +123,12 @@ class OpcUaSession:
             by_node[node_id].append(b.target)
         handler = NotificationBatcher(self._config.name, by_node, self._offer, self._counters)
         subscription = await self.client.create_subscription(self._config.publishing_interval * 1000, handler)
-        results = await subscription.subscribe_data_change(
-            [Node(self.client.uaclient.session, node_id) for _, node_id in bound],
-            queuesize=self._config.queue_size,
-            sampling_interval=ua.Double(self._config.sampling_interval * 1000))
+        nodes = [Node(self.client.uaclient.session, node_id) for _, node_id in bound]
+        results: list[int | ua.StatusCode] = []
+        for start in range(0, len(nodes), MONITORED_ITEMS_PER_CALL):
+            results += await subscription.subscribe_data_change(
+                nodes[start:start + MONITORED_ITEMS_PER_CALL], queuesize=self._config.queue_size,
+                sampling_interval=ua.Double(self._config.sampling_interval * 1000))
         accepted = []
         for (b, _), result in zip(bound, results, strict=True):
             if isinstance(result, ua.StatusCode):
