@@ -7,8 +7,9 @@ https://docs.aws.amazon.com/iot/latest/developerguide/iot-substitution-templates
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from functools import lru_cache
+from typing import cast
 
 from cloud.rules.context import FunctionResolver
 from cloud.rules.evaluate import Compiler, Evaluator
@@ -95,17 +96,28 @@ def _placeholders(template: str) -> list[tuple[int, int]]:
     return spans
 
 
-@lru_cache(maxsize=1024)
 def compile_template(template: str, *, sql_version: str = "2016-03-23",
                      resolver: FunctionResolver | None = None) -> Template:
     """Parse a substitution template once (cached); raises SqlSyntaxError for a bad expression."""
-    return Template(template, sql_version, resolver)
+    if resolver is not None and not isinstance(resolver, Hashable):
+        return Template(template, sql_version, resolver)  # cannot key a cache: compile each time
+    return _cached_template(template, sql_version, resolver)
+
+
+@lru_cache(maxsize=1024)
+def _cached_template(template: str, sql_version: str, resolver: Hashable | None) -> Template:
+    return Template(template, sql_version, cast("FunctionResolver | None", resolver))
 
 
 def substitute(template: str, payload: bytes | str | object, *, topic: str, clientid: str | None = None,
                timestamp: int | None = None, principal: str | None = None,
-               variables: Mapping[str, Value] | None = None, sql_version: str = "2016-03-23") -> str:
-    """Evaluate the ``${...}`` expressions of an action field against the original message."""
-    return compile_template(template, sql_version=sql_version).render(
+               variables: Mapping[str, Value] | None = None, sql_version: str = "2016-03-23",
+               resolver: FunctionResolver | None = None) -> str:
+    """Evaluate the ``${...}`` expressions of an action field against the original message.
+
+    ``variables`` are the rule's SET variables (``RuleResult.variables``); ``resolver`` serves
+    AWS-service functions such as ``get_secret``.
+    """
+    return compile_template(template, sql_version=sql_version, resolver=resolver).render(
         payload, topic=topic, clientid=clientid, timestamp=timestamp, principal=principal,
         variables=variables)

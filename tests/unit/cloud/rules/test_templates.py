@@ -1,10 +1,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pytest
 
-from cloud.rules import SqlSyntaxError, compile_rule, compile_template, substitute
+from cloud.rules import (
+    FunctionNotAvailable,
+    Message,
+    SqlSyntaxError,
+    compile_rule,
+    compile_template,
+    substitute,
+)
+from cloud.rules.types import JsonValue
 
 PAYLOAD = json.dumps(
     {"deviceid": "iot123", "temp": 54.98, "coords": {"latitude": 47.6}, "tags": ["a"]}).encode()
@@ -41,3 +51,25 @@ def test_errors_point_into_the_template() -> None:
     assert (caught.value.line, caught.value.column) == (1, 13)
     with pytest.raises(SqlSyntaxError, match="unterminated substitution template"):
         compile_template("abc/${temp")
+
+
+class Secrets:
+    def call(self, name: str, args: Sequence[JsonValue], message: Message) -> JsonValue:
+        return f"{name}:{args[0]}"
+
+
+def test_service_functions_in_templates_need_a_resolver() -> None:
+    template = "Bearer ${get_secret('API_KEY', 'SecretString', 'k', 'arn:aws:iam::1:role/r')}"
+    with pytest.raises(FunctionNotAvailable):
+        substitute(template, PAYLOAD, topic="t")
+    assert substitute(template, PAYLOAD, topic="t", resolver=Secrets()) == "Bearer get_secret:API_KEY"
+
+
+@dataclass
+class UnhashableSecrets(Secrets):
+    prefix: str = "x"
+
+
+def test_an_unhashable_resolver_still_works() -> None:
+    assert substitute("${get_secret('a', 'SecretString', 'arn:aws:iam::1:role/r')}", PAYLOAD, topic="t",
+                      resolver=UnhashableSecrets()) == "get_secret:a"
