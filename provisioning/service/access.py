@@ -29,7 +29,7 @@ from cloud.rig.acl import THING_PATTERNS
 from cloud.rig.files import write_private
 from provisioning.errors import ProvisioningUnavailable
 from provisioning.service.broker_client import BrokerClient
-from provisioning.service.registry import CertificateRecord, Registry
+from provisioning.service.registry import AccessEntry, Registry
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def thing_grants(thing: str) -> list[TopicGrant]:
     return [TopicGrant(g.access, g.topic.replace("%u", thing)) for g in THING_PATTERNS]
 
 
-def certificate_grants(certificate: CertificateRecord) -> list[TopicGrant] | None:
+def certificate_grants(certificate: AccessEntry) -> list[TopicGrant] | None:
     """The ACL block for a certificate (None: none, as for PENDING_ACTIVATION)."""
     if certificate.status == "ACTIVE":
         return [grant for thing in certificate.things for grant in thing_grants(thing)]
@@ -108,7 +108,7 @@ class BrokerAccess:
         self._lock_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self._lock_path, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            certificates = self._registry.certificates()
+            certificates = self._registry.access_entries()
             users = self._rig.acl.users
             for certificate in certificates:
                 grants = certificate_grants(certificate)

@@ -31,6 +31,9 @@ from provisioning.service.templates import ProvisioningTemplate
 
 logger = logging.getLogger(__name__)
 
+HOOK_TIMEOUT = 5.0
+"""A hook that has not answered by then has failed: the request is refused, not left hanging."""
+
 
 @dataclass(frozen=True, slots=True)
 class Caller:
@@ -168,11 +171,11 @@ class FleetProvisioningApi:
 
 
 async def _ask(hook: PreProvisioningHook, request: HookRequest) -> HookDecision:
-    """Call the hook; a hook that fails refuses, as a failing Lambda does."""
+    """Call the hook; a hook that fails or times out refuses, as a failing Lambda does."""
     try:
         decision = hook(request)
         if inspect.isawaitable(decision):
-            decision = await decision
+            decision = await asyncio.wait_for(decision, HOOK_TIMEOUT)
     except Exception:
         logger.exception("provisioning_hook_failed", extra={"template": request.template})
         return HookDecision(allow=False)

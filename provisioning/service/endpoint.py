@@ -104,7 +104,8 @@ class _Session:
         self._writer = writer
         self.client_id = ""
         self._caller = Caller(client_id="")
-        self._filters: set[str] = set()
+        self._filters: dict[str, int] = {}
+        """Subscribed reply filters and the QoS granted for each."""
         self._next_packet_id = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -136,7 +137,7 @@ class _Session:
             codes = []
             for topic_filter, qos in request.filters:
                 if topics.is_reply_filter(topic_filter):
-                    self._filters.add(topic_filter)
+                    self._filters[topic_filter] = min(qos, 1)
                     codes.append(min(qos, 1))
                 else:
                     self._endpoint.counters.inc("subscribe_denied")
@@ -144,7 +145,8 @@ class _Session:
             self._send(packets.suback(request.packet_id, codes))
         elif packet.kind == packets.UNSUBSCRIBE:
             unsubscribe = packets.decode_unsubscribe(packet)
-            self._filters.difference_update(unsubscribe.filters)
+            for topic_filter in unsubscribe.filters:
+                self._filters.pop(topic_filter, None)
             self._send(packets.unsuback(unsubscribe.packet_id))
         elif packet.kind == packets.PINGREQ:
             self._send(packets.pingresp())
@@ -172,13 +174,14 @@ class _Session:
     async def _answer(self, publish: packets.Publish) -> None:
         reply = await self._endpoint.api.handle(publish.topic, publish.payload, self._caller)
         self._endpoint.counters.inc("accepted" if reply.topic.endswith(topics.ACCEPTED) else "rejected")
-        qos = max((1 for f in self._filters if packets.topic_matches(f, reply.topic)), default=None)
+        qos = max((q for f, q in self._filters.items() if packets.topic_matches(f, reply.topic)), default=None)
         if qos is None:
             self._endpoint.counters.inc("replies_unsubscribed")
             return
-        self._next_packet_id = self._next_packet_id % 0xFFFF + 1
-        self._send(packets.publish(reply.topic, json.dumps(reply.payload).encode(),
-                                           self._next_packet_id))
+        packet_id = None
+        if qos:
+            self._next_packet_id = packet_id = self._next_packet_id % 0xFFFF + 1
+        self._send(packets.publish(reply.topic, json.dumps(reply.payload).encode(), packet_id))
         with contextlib.suppress(ConnectionError):
             await self._writer.drain()
 

@@ -56,6 +56,16 @@ class CertificateRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class AccessEntry:
+    """What the broker needs to know about one certificate."""
+
+    common_name: str
+    status: CertificateStatus
+    serial: int
+    things: list[str]
+
+
+@dataclass(frozen=True, slots=True)
 class ThingRecord:
     name: str
     thing_type: str | None
@@ -148,6 +158,19 @@ class Registry:
         with self._lock:
             ids = [r[0] for r in self._db.execute("SELECT id FROM certificates ORDER BY created_at")]
         return [c for c in (self.certificate(i) for i in ids) if c is not None]
+
+    def access_entries(self) -> list[AccessEntry]:
+        """Every certificate's CN, status, serial and things, in one query (for the broker ACL)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT c.common_name, c.status, c.serial, a.thing FROM certificates c "
+                "LEFT JOIN attachments a ON a.certificate_id = c.id ORDER BY c.created_at").fetchall()
+        entries: dict[str, AccessEntry] = {}
+        for common_name, status, serial, thing in rows:
+            entry = entries.setdefault(common_name, AccessEntry(common_name, status, int(serial), []))
+            if thing is not None:
+                entry.things.append(thing)
+        return list(entries.values())
 
     def set_status(self, certificate_id: str, status: CertificateStatus) -> None:
         with self._transaction() as db:

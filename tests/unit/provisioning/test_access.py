@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from cloud.rig import TopicGrant
 from provisioning.service.access import DENY_ALL, certificate_grants
-from provisioning.service.registry import CertificateRecord, CertificateStatus
+from provisioning.service.registry import AccessEntry, CertificateStatus
 
 
-def record(status: CertificateStatus, things: tuple[str, ...] = ("pump-1",)) -> CertificateRecord:
-    return CertificateRecord("id", "cn", 1, status, 0.0, None, None, things)
+def record(status: CertificateStatus, things: tuple[str, ...] = ("pump-1",)) -> AccessEntry:
+    return AccessEntry("cn", status, 1, list(things))
 
 
 def test_active_certificate_gets_its_things_topics_only() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from pathlib import Path
@@ -135,3 +136,15 @@ async def test_throttling_is_429() -> None:
     await api.call(topics.CREATE_KEYS, None)
     _, error = await api.call(topics.CREATE_KEYS, None)
     assert (error["statusCode"], error["errorCode"]) == (429, "Throttling")
+
+
+async def test_hook_that_hangs_is_access_denied(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def hangs(request: HookRequest) -> HookDecision:
+        await asyncio.sleep(3600)
+        return HookDecision(True)
+
+    monkeypatch.setattr("provisioning.service.api.HOOK_TIMEOUT", 0.05)
+    api = Api(hangs)
+    _, error = await api.call(topics.register_thing("edgeferry-device"), {
+        "certificateOwnershipToken": await _issue(api), "parameters": {"SerialNumber": "1"}})
+    assert (error["statusCode"], error["errorCode"]) == (403, "AccessDenied")

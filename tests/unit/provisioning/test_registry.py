@@ -78,3 +78,12 @@ def test_revoked_status_is_kept(registry: Registry) -> None:
     record = registry.certificate(certificate_id)
     assert record is not None
     assert record.status == "REVOKED"
+
+
+def test_access_entries_list_every_certificate_with_its_things(registry: Registry) -> None:
+    first, second = pending(registry, 1), pending(registry, 2, now=T0 + 1)
+    registry.register(first, Registration("pump-1"), now=T0)
+    registry.set_status(second, "REVOKED")
+    entries = registry.access_entries()
+    assert [(e.common_name, e.status, e.serial, e.things) for e in entries] == [
+        ("cn1", "ACTIVE", 1, ["pump-1"]), ("cn2", "REVOKED", 2, [])]
