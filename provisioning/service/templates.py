@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -66,6 +66,10 @@ class ProvisioningTemplate:
         self._check()
 
     def _check(self) -> None:
+        unsupported = sorted(set(_function_names(self.document)) - set(_FUNCTIONS))
+        if unsupported or "Conditions" in self.document:
+            raise TemplateError(f"template {self.name}: not supported here: "
+                                + ", ".join(unsupported or ["Conditions"]))
         for key, spec in self.parameters.items():
             if not isinstance(spec, dict) or spec.get("Type", "String") not in ("String", "Number"):
                 raise TemplateError(f"template {self.name}: parameter {key}: Type must be String or Number")
@@ -203,6 +207,18 @@ _FUNCTIONS = {
     "Fn::Select": _Resolver.select,
     "Fn::Sub": _Resolver.sub,
 }
+
+
+def _function_names(value: Any) -> Iterator[str]:
+    """Every ``Ref`` / ``Fn::...`` key used anywhere in a JSON value."""
+    if isinstance(value, list):
+        for item in value:
+            yield from _function_names(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key == "Ref" or key.startswith("Fn::"):
+                yield key
+            yield from _function_names(item)
 
 
 def _section(document: dict[str, Any], key: str, name: str) -> dict[str, Any]:

@@ -94,6 +94,9 @@ def test_certificate_status_and_override_fail() -> None:
     json.dumps({"Resources": {"x": {"Type": "AWS::IoT::Thing", "OverrideSettings": {"ThingGroups": "KEEP"}}}}),
     json.dumps({"Parameters": {"p": {"Type": "List"}}, "Resources": {"x": {"Type": "AWS::IoT::Thing"}}}),
     json.dumps({"Resources": {"x": {"Type": "AWS::IoT::Thing"}}, "Description": "x" * 10_300}),
+    json.dumps({"Resources": {"x": {"Type": "AWS::IoT::Thing",
+                                    "Properties": {"ThingName": {"Fn::If": ["c", "a", "b"]}}}}}),
+    json.dumps({"Conditions": {"c": {}}, "Resources": {"x": {"Type": "AWS::IoT::Thing"}}}),
 ])
 def test_invalid_templates_are_refused_at_load(body: str) -> None:
     with pytest.raises(TemplateError):
