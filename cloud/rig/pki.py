@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from cloud.rig.files import write_private
@@ -88,7 +88,7 @@ class CertificateAuthority:
         return ca
 
     def issue(self, common_name: str, *, server_names: tuple[str, ...] = (),
-              public_key: ec.EllipticCurvePublicKey | None = None) -> IssuedCertificate:
+              public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey | None = None) -> IssuedCertificate:
         """Sign a certificate for ``common_name``; with ``server_names`` it is a TLS server
         certificate (DNS names and IP addresses as SANs), otherwise a client certificate.
 

@@ -14,13 +14,16 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from cloud.rig import CertificateAuthority
 from provisioning.errors import ProvisioningRejected
 
 ACCEPTED_CURVES = (ec.SECP256R1, ec.SECP384R1)
+MIN_RSA_BITS = 2048
+"""IoT Core takes RSA keys of 2048 bits and more, and EC keys on NIST P-256 and P-384."""
 MAX_CSR_BYTES = 16 * 1024
+DevicePublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +42,10 @@ def invalid_csr(message: str) -> ProvisioningRejected:
     return ProvisioningRejected(400, "InvalidCSR", message)
 
 
-def parse_csr(pem: object) -> ec.EllipticCurvePublicKey:
+def parse_csr(pem: object) -> DevicePublicKey:
     """The public key of a valid CSR, or :class:`ProvisioningRejected` (400) saying what is wrong.
 
-    Checks: PEM syntax, self-signature, and the key type (EC P-256 or P-384).
+    Checks: PEM syntax, self-signature, and the key type and size (EC P-256/P-384, RSA >= 2048).
     """
     if not isinstance(pem, str) or not pem.strip():
         raise invalid_csr("certificateSigningRequest is missing or not a string")
@@ -59,9 +62,14 @@ def parse_csr(pem: object) -> ec.EllipticCurvePublicKey:
         raise invalid_csr(f"certificateSigningRequest cannot be verified: {exc}") from None
     if not signature_ok:
         raise invalid_csr("certificateSigningRequest signature does not verify")
+    if isinstance(public_key, rsa.RSAPublicKey):
+        if public_key.key_size < MIN_RSA_BITS:
+            raise invalid_csr(f"certificateSigningRequest RSA key has {public_key.key_size} bits, "
+                              f"at least {MIN_RSA_BITS} are required")
+        return public_key
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
             public_key.curve, ACCEPTED_CURVES):
-        raise invalid_csr("certificateSigningRequest key must be EC P-256 or P-384")
+        raise invalid_csr("certificateSigningRequest key must be EC P-256/P-384 or RSA")
     return public_key
 
 
@@ -77,7 +85,7 @@ class DeviceAuthority:
     def create_keys(self) -> DeviceCertificate:
         return self._issue(None)
 
-    def _issue(self, public_key: ec.EllipticCurvePublicKey | None) -> DeviceCertificate:
+    def _issue(self, public_key: DevicePublicKey | None) -> DeviceCertificate:
         common_name = secrets.token_hex(16)
         issued = self._ca.issue(common_name, public_key=public_key)
         cert = x509.load_pem_x509_certificate(issued.cert_pem)

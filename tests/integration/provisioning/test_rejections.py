@@ -50,15 +50,15 @@ async def test_hook_refuses_a_serial_not_on_the_allow_list(
     assert service.registry.thing("gateway-ok-3") is not None
 
 
-def _rsa_csr() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+def _rsa_csr(bits: int) -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     csr = (x509.CertificateSigningRequestBuilder()
            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")])).sign(key, hashes.SHA256()))
     return csr.public_bytes(serialization.Encoding.PEM).decode()
 
 
 @pytest.mark.parametrize("csr", ["not a CSR", "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n"
-                                 "-----END CERTIFICATE REQUEST-----\n", _rsa_csr()])
+                                 "-----END CERTIFICATE REQUEST-----\n", _rsa_csr(1024)])
 async def test_malformed_csr_is_refused_with_invalid_csr(
         service: ProvisioningService, claim: ClaimFactory, csr: str) -> None:
     config = claim("SN-1")
@@ -68,6 +68,15 @@ async def test_malformed_csr_is_refused_with_invalid_csr(
         with pytest.raises(ProvisioningRejected) as refused:
             await client.create_certificate_from_csr(csr)
     assert (refused.value.status_code, refused.value.error_code) == (400, "InvalidCSR")
+
+
+async def test_rsa_2048_csr_is_accepted(service: ProvisioningService, claim: ClaimFactory) -> None:
+    config = claim("SN-1")
+    connection = ClaimConnection(service.host, service.port, config.certificate, config.private_key,
+                                 service.rig.ca_path, "SN-1", 10.0)
+    async with IdentityClient(connection) as client:
+        grant = await client.create_certificate_from_csr(_rsa_csr(2048))
+    assert grant.certificate_pem.startswith("-----BEGIN CERTIFICATE-----")
 
 
 async def test_invalid_ownership_token_is_refused(service: ProvisioningService, claim: ClaimFactory) -> None:
