@@ -15,7 +15,7 @@ from typing import Final, cast
 
 from cloud.rules.errors import RulesError
 from cloud.rules.operators import Normalise, keep_decimal
-from cloud.rules.types import DECIMAL, ArithmeticFailure, Value, dumps
+from cloud.rules.types import DECIMAL, ArithmeticFailure, Value, dumps, whole_as_int
 
 _NOT_JSON: Final = (ValueError, RecursionError, ArithmeticError)
 _PLAIN: Final = frozenset({str, int, bool, type(None)})  # JSON leaves that need no conversion
@@ -35,16 +35,16 @@ class JsonReader:
     def __init__(self, normalise: Normalise) -> None:
         self._normalise = normalise
         self._whole_to_int = normalise is not keep_decimal
-        # Numbers with a fraction or exponent become Decimals in C (no Python call per number)...
-        self._decoder = json.JSONDecoder(parse_float=DECIMAL.create_decimal, parse_constant=_reject_constant)
-
-        create = DECIMAL.create_decimal
+        # Numbers with a fraction or exponent become Decimals in C, no Python call per number, kept as
+        # written (no rounding, no range trap: one huge number must not make the whole payload
+        # unreadable; arithmetic on it rounds to 34 digits, or is Undefined out of range)...
+        self._decoder = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
 
         def decimal(text: str) -> int | Decimal:
-            number = create(text)
+            number = Decimal(text)
             if text[-1] != "0" and "e" not in text and "E" not in text:
                 return number  # a fraction not ending in 0 is never whole
-            return int(number) if number == number.to_integral_value() else number
+            return whole_as_int(number)
 
         # ... unless the text may hold a whole number such as 10.0 or 1e3, which SQL 2016-03-23 reads
         # as an Int: then each number goes through the normaliser.

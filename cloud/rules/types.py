@@ -42,6 +42,7 @@ JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, J
 # Decimal arithmetic as AWS documents it: 34 significant digits, magnitudes up to 9.999...E999.
 DECIMAL: Final = Context(prec=34, Emax=999, Emin=-999, traps=[InvalidOperation, DivisionByZero, Overflow])
 ArithmeticFailure: Final = (ArithmeticError, ValueError)
+INT_DIGITS: Final = 34  # "Int: A discrete Int. 34 digits maximum."
 
 # AWS converts a String to a Decimal only when it matches ^-?\d+(\.\d+)?((?i)E-?\d+)?$ (data types page).
 _NUMERIC_STRING: Final = re.compile(r"-?\d+(?:\.\d+)?(?:[eE]-?\d+)?")
@@ -63,8 +64,9 @@ _TYPE_NAMES: Final[dict[type, str]] = {
 
 
 def whole_as_int(number: Decimal) -> int | Decimal:
-    """SQL 2016-03-23 processes a whole-number Decimal (``10.0``) as the Int ``10``."""
-    if number.is_finite() and number == number.to_integral_value():
+    """SQL 2016-03-23 processes a whole-number Decimal (``10.0``) as the Int ``10`` (an Int has at most
+    34 digits, so larger whole numbers stay Decimal)."""
+    if number.is_finite() and number.adjusted() < INT_DIGITS and number == number.to_integral_value():
         return int(number)
     return number
 

@@ -164,8 +164,8 @@ json_objects = st.dictionaries(st.text(max_size=4), json_values, max_size=4)
 
 def whole_floats_as_ints(value: object) -> object:
     """What SQL 2016-03-23 makes of a JSON document: whole numbers such as 10.0 are Ints."""
-    if isinstance(value, float) and value.is_integer():
-        return int(Decimal(repr(value)))  # the number the JSON text denotes
+    if isinstance(value, float) and value.is_integer() and Decimal(repr(value)).adjusted() < 34:
+        return int(Decimal(repr(value)))  # the number the JSON text denotes (an Int has <= 34 digits)
     if isinstance(value, dict):
         return {k: whole_floats_as_ints(v) for k, v in value.items()}
     if isinstance(value, list):

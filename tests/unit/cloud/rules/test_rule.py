@@ -148,3 +148,8 @@ def test_pre_parsed_payload_bytes_are_made_only_when_needed() -> None:
     assert isinstance(output, dict)
     assert output["k"] == 1
     assert json.loads(base64.b64decode(str(output["b"]))) == {"k": 1, "2": "two"}
+
+
+def test_a_number_beyond_the_decimal_range_does_not_hide_the_rest_of_the_payload() -> None:
+    rule = compile_rule("SELECT b, a * 10 AS big FROM 't'")
+    assert rule.evaluate("t", b'{"a": 1.5e999, "b": 1}') == {"b": 1}
