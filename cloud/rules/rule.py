@@ -65,12 +65,12 @@ class Rule:
     def __init__(self, sql: str, sql_version: str, resolver: FunctionResolver | None) -> None:
         statement = parse(sql)
         query = statement.query
-        compiler = Compiler(sql, sql_version, resolver, variables=set())
+        bound: set[str] = set()  # each SET variable is visible from the next assignment on
+        compiler = Compiler(sql, sql_version, resolver, variables=bound)
         assignments: list[tuple[str, Evaluator]] = []
         for name, expr in statement.assignments:
             assignments.append((name, compiler.expr(expr)))
-            assert compiler.variables is not None
-            compiler.variables.add(name)
+            bound.add(name)
         if isinstance(query.source, str):
             problem = filter_problem(query.source)
             if problem is not None:
