@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from simulators.fleet import cli as fleet_cli
 from simulators.modbus import cli as modbus_cli
 from simulators.opcua import cli as opcua_cli
 
@@ -17,3 +18,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     opcua_cli.configure(sub.add_parser(
         "opcua", help="an OPC-UA server serving a pump station or reefer profile",
         description="Serve a simulated OPC-UA server (asyncua) with live signals, security and faults."))
+    fleet_cli.configure(sub.add_parser(
+        "fleet", help="N simulated reefer trailers (real agents) with dead zones and broker storms",
+        description="Run a fleet of simulated reefer trailers, each a real edge agent with its own spool, "
+                    "certificate and MQTT connection, against the local IoT Core rig; report what was lost."))

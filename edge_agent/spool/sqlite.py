@@ -1,6 +1,8 @@
 """The default spool: one SQLite file (WAL, ``synchronous=FULL``) per device.
 
-Concurrency: every SQLite call runs on one worker thread; the event loop keeps an index of the
+Concurrency: every SQLite call runs on one worker thread (the spool's own, or a single-thread
+executor that many spools share, as a fleet of thousands in one process does); the event loop
+keeps an index of the
 stored batches (seq, kind, size, time; never payloads) and plans each commit from it, so
 ``stats()`` is free and the size cap is enforced without queries. Writes (puts, acks, drops)
 go through one :class:`~edge_agent.spool.group_commit.GroupCommit`: concurrent puts share a
@@ -18,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Self, TypeVar
 
@@ -76,11 +78,16 @@ def _key(entry: StoredEntry) -> tuple[int, int]:
 class SqliteSpool:
     """Durable FIFO of batches in an SQLite file (see the module docstring for the policies)."""
 
-    def __init__(self, config: SqliteSpoolConfig, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, config: SqliteSpoolConfig, *, clock: Callable[[], float] = time.time,
+                 executor: Executor | None = None) -> None:
+        """``executor``: run SQLite calls there instead of on a thread of the spool's own. It must
+        run them on one thread (SQLite connections are thread-confined), e.g. a
+        ``ThreadPoolExecutor(max_workers=1)`` shared by many spools; the spool never shuts it down."""
         self.config = config
         self.counters = Counters()
         self._clock = clock
-        self._executor: ThreadPoolExecutor | None = None
+        self._shared_executor = executor
+        self._executor: Executor | None = None
         self._db: SpoolDatabase | None = None
         self._meta = SpoolMeta(epoch="")
         self._entries: dict[int, StoredEntry] = {}
@@ -94,12 +101,14 @@ class SqliteSpool:
         self._open = False
 
     async def __aenter__(self) -> Self:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-sqlite")
+        self._executor = self._shared_executor or ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="spool-sqlite")
         try:
             db, meta, entries = await self._run(SpoolDatabase.open, self.config.path,
                                                 on_corrupt=self.config.on_corrupt)
         except BaseException:
-            self._executor.shutdown(wait=False)
+            if self._executor is not self._shared_executor:
+                self._executor.shutdown(wait=False)
             raise
         self._db, self._meta = db, meta
         self._entries = {e.seq: e for e in entries}
@@ -121,7 +130,7 @@ class SqliteSpool:
             self._drops.flush()
             if self._db is not None:
                 await self._run(self._db.close)
-            if self._executor is not None:
+            if self._executor is not None and self._executor is not self._shared_executor:
                 self._executor.shutdown(wait=True)
 
     @property

@@ -1,0 +1,82 @@
+"""The cloud's tally of what arrived: every batch counted once by (device, epoch, seq).
+
+It plays the rules engine's part on the rig: an :class:`~cloud.rules.mqtt_attach.MqttAttachment`
+subscribed with the cloud identity to basic ingest (``$aws/rules/#``), so it sees each batch the
+broker acknowledged. A key seen again is a duplicate (a redelivery after a lost PUBACK).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from cloud.rig import Rig
+from cloud.rules.mqtt_attach import MqttAttachment, MqttSettings
+
+CLIENT_ID = "edgeferry-fleet-ledger"
+
+
+@dataclass(slots=True)
+class DeviceTally:
+    """What arrived from one device: seqs per epoch, and how many were seen more than once."""
+
+    seqs: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    duplicates: int = 0
+
+
+@dataclass(slots=True)
+class Ledger:
+    """Counts batches by key; ``latencies`` holds arrival minus batch end (seconds), for sampling."""
+
+    devices: dict[str, DeviceTally] = field(default_factory=lambda: defaultdict(DeviceTally))
+    received: int = 0
+    duplicates: int = 0
+    malformed: int = 0
+    latencies: list[float] = field(default_factory=list)
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def count(self, topic: str, payload: bytes) -> None:
+        """The attachment's handler: tally one message."""
+        self.count_now(payload, time.time())
+
+    def count_now(self, payload: bytes, arrived: float) -> None:
+        try:
+            batch = json.loads(payload)
+            device, epoch, seq, end = str(batch["device"]), str(batch["epoch"]), int(batch["seq"]), batch["end"]
+        except (ValueError, KeyError, TypeError):
+            self.malformed += 1
+            return
+        tally = self.devices[device]
+        seqs = tally.seqs[epoch]
+        if seq in seqs:
+            tally.duplicates += 1
+            self.duplicates += 1
+            return
+        seqs.add(seq)
+        self.received += 1
+        self.latencies.append(arrived - end / 1000)
+        self._arrived.set()
+
+    async def wait_for(self, count: int, within: float) -> bool:
+        """Wait until ``count`` distinct batches have arrived; False if not within ``within`` s."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(0.0, within)):
+                while self.received < count:
+                    self._arrived.clear()
+                    await self._arrived.wait()
+        return self.received >= count
+
+    def seqs(self, device: str, epoch: str) -> set[int]:
+        tally = self.devices.get(device)
+        return set() if tally is None else set(tally.seqs.get(epoch, ()))
+
+    def attachment(self, rig: Rig) -> MqttAttachment:
+        """A subscriber on ``rig`` feeding this ledger (call ``start()`` / ``stop()`` on it)."""
+        identity = rig.cloud_identity
+        settings = MqttSettings(rig.host, rig.port, rig.ca_path, identity.cert_path, identity.key_path,
+                                client_id=CLIENT_ID)
+        return MqttAttachment(settings, self.count, (), workers=1)
