@@ -1,22 +1,25 @@
 """The lake: Parquet files, hive-partitioned (``site=a/date=2026-11-22/part-….parquet``).
 
 Rows are first staged in a SQLite file beside the data (``_staging.db``, committed before a
-write returns) together with the message key, which makes writes durable and idempotent. Staged
-rows go into an open Parquet file in buffered row groups; a file is written under a hidden
-temporary name and renamed when closed, after which it never changes. A closed file is named
-after the first and last staged row it holds, so after a crash between the rename and the
-clean-up of the staging table the rows are recognised and not written twice.
+write returns; one staged chunk per message and partition) together with the message key, which
+makes writes durable and idempotent. Staged rows go into an open Parquet file in buffered row
+groups; a file is written under a hidden temporary name and renamed when closed, after which it
+never changes. A closed file is named after the first and last staged chunk it holds, so after a
+crash between the rename and the clean-up of the staging table the rows are recognised and not
+written twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import operator
 import os
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +28,12 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from cloud.stores.partitions import DERIVED_KEYS, ROW_FIELDS, partition_keys_valid, partition_path
-from cloud.stores.records import Record, Row
+from cloud.stores.records import Record
 from cloud.stores.sql import SqlDatabase, Transaction
 
 logger = logging.getLogger(__name__)
 
-_QUOTED_FIELDS = ", ".join(f'"{c}"' for c in ROW_FIELDS)
+_ROW_VALUES = operator.attrgetter(*ROW_FIELDS)
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "device": pa.string(), "point": pa.string(), "t": pa.int64(), "kind": pa.string(),
     "value": pa.float64(), "text": pa.string(), "q": pa.int8(), "site": pa.string(),
@@ -40,8 +43,8 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS lake_messages (
         device TEXT NOT NULL, epoch TEXT NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (device, epoch, seq))""",
-    f"""CREATE TABLE IF NOT EXISTS lake_staged (id INTEGER PRIMARY KEY AUTOINCREMENT,
-        partition TEXT NOT NULL, {_QUOTED_FIELDS})""",
+    """CREATE TABLE IF NOT EXISTS lake_staged (id INTEGER PRIMARY KEY AUTOINCREMENT,
+        partition TEXT NOT NULL, rows TEXT NOT NULL)""",
 )
 _FILE_NAME = re.compile(r"^part-(\d{12})-(\d{12})\.parquet$")
 
@@ -52,14 +55,16 @@ class _OpenFile:
     last_id: int = 0
     rows: int = 0
     writer: pq.ParquetWriter | None = None
-    buffer: list[Row] = field(default_factory=list)
+    buffer: list[Sequence[Any]] = field(default_factory=list)
+    """Rows as value lists in ``ROW_FIELDS`` order."""
     opened: float = field(default_factory=time.monotonic)
 
 
 class LakeStore:
-    """Parquet lake under ``root`` partitioned by ``partition_by``; files are closed when they
-    hold ``file_rows`` rows or are older than ``max_file_age`` seconds (checked on each write
-    and by :meth:`flush`)."""
+    """Parquet lake under ``root`` partitioned by ``partition_by``. A row group is written once at
+    least ``row_group_rows`` rows are buffered (a message's rows never straddle two); a file is
+    closed once it holds at least ``file_rows`` rows or is older than ``max_file_age`` seconds
+    (checked on each write and by :meth:`flush`)."""
 
     def __init__(self, root: Path, *, partition_by: Sequence[str] = ("date",), row_group_rows: int = 10_000,
                  file_rows: int = 100_000, max_file_age: float = 300.0) -> None:
@@ -71,11 +76,12 @@ class LakeStore:
         self.row_group_rows = row_group_rows
         self.file_rows = file_rows
         self.max_file_age = max_file_age
-        self._columns = [c for c in ROW_FIELDS if c not in self.partition_by]
-        self._schema = pa.schema([(c, _ARROW_TYPES[c]) for c in self._columns])
+        self._columns = [(i, c) for i, c in enumerate(ROW_FIELDS) if c not in self.partition_by]
+        self._schema = pa.schema([(c, _ARROW_TYPES[c]) for _, c in self._columns])
         self._db = SqlDatabase(path=root / "_staging.db")
         self._open: dict[str, _OpenFile] = {}
-        self._lock = asyncio.Lock()
+        """Open files by partition; changed only under the staging database's lock, in step with
+        its commits."""
 
     def open(self) -> None:
         """Open the staging table, drop unfinished files, and resume the staged rows (blocking)."""
@@ -83,25 +89,23 @@ class LakeStore:
         self._db.open(SCHEMA)
         for tmp in self.root.rglob(".part-*.tmp"):
             tmp.unlink()
-        staged = self._db.transact(self._resume)
-        for partition, rows in staged.items():
-            for row_id, row in rows:
-                self._buffer(partition, row_id, row)
+        for partition, chunk_id, rows in self._db.transact(self._resume):
+            self._buffer(partition, chunk_id, rows)
 
     def close(self) -> None:
         """Close every open file (blocking); staged rows not yet in a file stay staged."""
-        self._flush_all()
+        self._db.exclusive(self._flush_all)
         self._db.close()
 
     async def write(self, record: Record) -> int:
-        """Stage a record's rows once; return how many rows were new (0 for a redelivery)."""
-        async with self._lock:
-            return await asyncio.to_thread(self._write, record)
+        """Stage a record's rows once; return how many rows were new (0 for a redelivery).
+        Writes arriving together share one staging commit."""
+        staged = await self._db.run(lambda tx: self._stage(tx, record), after_commit=self._buffer_staged)
+        return len(staged)
 
     async def flush(self, *, force: bool = False) -> None:
         """Close files that are old enough (every open file with ``force``)."""
-        async with self._lock:
-            await asyncio.to_thread(self._flush_all if force else self._flush_aged)
+        await asyncio.to_thread(self._db.exclusive, self._flush_all if force else self._flush_aged)
 
     def table(self) -> pa.Table:
         """Every row in closed files, partition columns included (for queries and tests)."""
@@ -109,48 +113,46 @@ class LakeStore:
                              ignore_prefixes=[".", "_"])
         return dataset.to_table()
 
-    def _write(self, record: Record) -> int:
-        staged = self._db.transact(lambda tx: self._stage(tx, record))
-        for partition, row_id, row in staged:
-            self._buffer(partition, row_id, row)
+    def _buffer_staged(self, staged: list[tuple[str, int, list[Sequence[Any]]]]) -> None:
+        """After the staging commit (in commit order, so chunk ids arrive increasing)."""
+        for partition, chunk_id, rows in staged:
+            self._buffer(partition, chunk_id, rows)
         self._flush_aged()
-        return len(staged)
 
-    def _stage(self, tx: Transaction, record: Record) -> list[tuple[str, int, Row]]:
+    def _stage(self, tx: Transaction, record: Record) -> list[tuple[str, int, list[Sequence[Any]]]]:
         key = record.key
-        if not tx.execute("INSERT INTO lake_messages (device, epoch, seq) VALUES (?, ?, ?) "
-                          "ON CONFLICT DO NOTHING", (key.device, key.epoch, key.seq)):
+        if not record.rows or not tx.execute(
+                "INSERT INTO lake_messages (device, epoch, seq) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (key.device, key.epoch, key.seq)):
             return []
-        placeholders = ", ".join("?" * (len(ROW_FIELDS) + 1))
+        chunks: dict[str, list[Sequence[Any]]] = {}
+        for row in record.rows:
+            chunks.setdefault(partition_path(row, self.partition_by), []).append(_ROW_VALUES(row))
         # ids are consecutive: one writer holds the lock, and AUTOINCREMENT continues from sqlite_sequence
         before = tx.query("SELECT seq FROM sqlite_sequence WHERE name = 'lake_staged'")
         first = (int(before[0][0]) if before else 0) + 1
-        staged = [(partition_path(row, self.partition_by), first + i, row) for i, row in enumerate(record.rows)]
-        tx.execute_many(f"INSERT INTO lake_staged (partition, {_QUOTED_FIELDS}) VALUES ({placeholders})",
-                        [(partition, *astuple(row)) for partition, _, row in staged])
+        staged = [(partition, first + i, rows) for i, (partition, rows) in enumerate(chunks.items())]
+        tx.execute_many("INSERT INTO lake_staged (partition, rows) VALUES (?, ?)",
+                        [(partition, json.dumps(rows, separators=(",", ":"))) for partition, _, rows in staged])
         return staged
 
-    def _resume(self, tx: Transaction) -> dict[str, list[tuple[int, Row]]]:
+    def _resume(self, tx: Transaction) -> list[tuple[str, int, list[Sequence[Any]]]]:
         for (partition,) in tx.query("SELECT DISTINCT partition FROM lake_staged"):
             for path in (self.root / partition).glob("part-*.parquet"):
                 match = _FILE_NAME.match(path.name)
                 if match:
                     tx.execute("DELETE FROM lake_staged WHERE partition = ? AND id <= ? AND id >= ?",
                                (partition, int(match.group(2)), int(match.group(1))))
-        staged: dict[str, list[tuple[int, Row]]] = {}
-        for partition, row_id, *values in tx.query(
-                f"SELECT partition, id, {_QUOTED_FIELDS} FROM lake_staged ORDER BY id"):
-            row = Row(**dict(zip(ROW_FIELDS, values, strict=True)))
-            staged.setdefault(partition, []).append((int(row_id), row))
-        return staged
+        return [(partition, int(chunk_id), json.loads(rows)) for partition, chunk_id, rows
+                in tx.query("SELECT partition, id, rows FROM lake_staged ORDER BY id")]
 
-    def _buffer(self, partition: str, row_id: int, row: Row) -> None:
+    def _buffer(self, partition: str, chunk_id: int, rows: list[Sequence[Any]]) -> None:
         current = self._open.get(partition)
         if current is None:
-            current = self._open[partition] = _OpenFile(first_id=row_id)
-        current.buffer.append(row)
-        current.last_id = row_id
-        current.rows += 1
+            current = self._open[partition] = _OpenFile(first_id=chunk_id)
+        current.buffer.extend(rows)
+        current.last_id = chunk_id
+        current.rows += len(rows)
         if len(current.buffer) >= self.row_group_rows:
             self._write_row_group(partition, current)
         if current.rows >= self.file_rows:
@@ -163,10 +165,7 @@ class LakeStore:
             self._tmp_path(partition, current).parent.mkdir(parents=True, exist_ok=True)
             current.writer = pq.ParquetWriter(self._tmp_path(partition, current), self._schema,
                                               compression="zstd")
-        columns: dict[str, list[Any]] = {c: [] for c in self._columns}
-        for row in current.buffer:
-            for c in self._columns:
-                columns[c].append(getattr(row, c))
+        columns = {name: [row[i] for row in current.buffer] for i, name in self._columns}
         current.writer.write_table(pa.table(columns, schema=self._schema))
         current.buffer.clear()
 

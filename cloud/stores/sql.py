@@ -1,8 +1,10 @@
 """One SQL connection (SQLite embedded, or PostgreSQL through psycopg 3) used from asyncio.
 
 Statements are written once with ``?`` placeholders and ``ON CONFLICT`` clauses, which both
-engines understand; for PostgreSQL the placeholders become ``%s``. Every call runs in a worker
-thread, one at a time, inside one transaction.
+engines understand; for PostgreSQL the placeholders become ``%s``. Work runs in a worker thread,
+one transaction at a time, with group commit: the pieces of work that arrive while a commit is
+under way share the next transaction, each in its own savepoint, so one failing piece fails alone
+and the others still cost a single commit (and fsync) together.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -66,7 +69,9 @@ class SqlDatabase:
         self._path = path
         self._dsn = dsn
         self._conn: Any = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._pending: list[_Pending] = []
+        self._committer: asyncio.Task[None] | None = None
 
     @property
     def postgres(self) -> bool:
@@ -116,9 +121,71 @@ class SqlDatabase:
             cursor.execute("COMMIT")
             return result
 
-    async def run(self, work: Callable[[Transaction], T]) -> T:
-        """:meth:`transact` in a worker thread."""
-        return await asyncio.to_thread(self.transact, work)
+    def exclusive(self, work: Callable[[], T]) -> T:
+        """Run ``work`` (blocking) while no transaction of this database runs: for state kept
+        beside the database that must change in step with its commits."""
+        with self._lock:
+            return work()
+
+    async def run(self, work: Callable[[Transaction], T], *,
+                  after_commit: Callable[[T], object] | None = None) -> T:
+        """Run ``work`` in a transaction shared with the work arriving meanwhile; return its result
+        once committed. ``after_commit`` runs on the result after the commit, in commit order,
+        before any later transaction; an error it raises is this call's error."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending.append(_Pending(work, after_commit, future))
+        if self._committer is None:
+            self._committer = loop.create_task(self._commit_pending())
+        result: T = await future
+        return result
+
+    async def _commit_pending(self) -> None:
+        try:
+            while self._pending:
+                group, self._pending = self._pending, []
+                try:
+                    outcomes = await asyncio.to_thread(self._commit_group, group)
+                except Exception as exc:
+                    outcomes = [(False, exc)] * len(group)
+                for item, (ok, value) in zip(group, outcomes, strict=True):
+                    if not item.future.done():
+                        if ok:
+                            item.future.set_result(value)
+                        else:
+                            item.future.set_exception(value)
+        finally:
+            self._committer = None
+
+    def _commit_group(self, group: list[_Pending]) -> list[tuple[bool, Any]]:
+        def body(tx: Transaction) -> list[tuple[bool, Any]]:
+            outcomes: list[tuple[bool, Any]] = []
+            for item in group:
+                tx.execute("SAVEPOINT group_item")
+                try:
+                    outcomes.append((True, item.work(tx)))
+                except Exception as exc:
+                    tx.execute("ROLLBACK TO SAVEPOINT group_item")
+                    outcomes.append((False, exc))
+                tx.execute("RELEASE SAVEPOINT group_item")
+            return outcomes
+
+        with self._lock:
+            outcomes = self.transact(body)
+            for i, (item, (ok, value)) in enumerate(zip(group, outcomes, strict=True)):
+                if ok and item.after_commit is not None:
+                    try:
+                        item.after_commit(value)
+                    except Exception as exc:
+                        outcomes[i] = (False, exc)
+            return outcomes
+
+
+@dataclass(slots=True)
+class _Pending:
+    work: Callable[[Transaction], Any]
+    after_commit: Callable[[Any], object] | None
+    future: asyncio.Future[Any]
 
 
 class SweepClock:

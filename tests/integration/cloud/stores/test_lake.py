@@ -35,7 +35,8 @@ async def test_files_are_hive_partitioned_and_immutable(tmp_path: Path) -> None:
     closed = sorted((tmp_path / "lake").rglob("part-*.parquet"))
     assert [p.parent.parent.name for p in closed] == ["site=plant1"]
     assert closed[0].parent.name.startswith("date=2026-11-")
-    assert pq.ParquetFile(closed[0]).metadata.num_row_groups >= 3
+    metadata = pq.ParquetFile(closed[0]).metadata
+    assert (metadata.num_rows, metadata.num_row_groups) == (12, 2), "row groups of at least 3 rows, whole messages"
     before = closed[0].stat().st_mtime_ns
     await lake.flush(force=True)
     assert closed[0].stat().st_mtime_ns == before
@@ -69,7 +70,7 @@ async def test_a_crash_after_the_rename_does_not_write_rows_twice(tmp_path: Path
     staged = lake._db.transact(lambda tx: tx.query("SELECT COUNT(*) FROM lake_staged"))
     lake._db.transact = lambda work: 0  # type: ignore[method-assign]
     lake._flush_all()  # the rename happens, the staging clean-up is lost
-    assert staged == [(4,)]
+    assert staged == [(1,)], "one chunk: the message's rows in its one partition"
     again = LakeStore(root, partition_by=["date"])
     again.open()
     again.close()
