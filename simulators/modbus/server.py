@@ -16,6 +16,7 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Sequence
 from typing import Any, Literal, Self
 
 from pymodbus.constants import ExcCodes
@@ -46,11 +47,14 @@ class ModbusSimulator:
                  unit: int = 1, points: int | None = None, faults: Faults | None = None,
                  update_interval: float = 1.0, seed: int = 0,
                  framer: Literal["socket", "rtu"] = "socket", serial_port: str | None = None,
-                 baudrate: int = 19200, parity: Literal["N", "E", "O"] = "E") -> None:
+                 baudrate: int = 19200, parity: Literal["N", "E", "O"] = "E",
+                 more_units: Sequence[int] = ()) -> None:
         self.profile = profile
         self.host = host
         self.port = port
         self.unit = unit
+        self.more_units = tuple(more_units)
+        """Further unit ids that answer with the same signals, as devices on one multi-drop line."""
         self.faults = faults or Faults()
         self.update_interval = update_interval
         self.framer = framer
@@ -67,14 +71,15 @@ class ModbusSimulator:
 
     async def __aenter__(self) -> Self:
         self.image.update(self.model.sample(time.time()))
-        device = SimDevice(self.unit, simdata=self._blocks(), action=self._on_request)
+        devices = [SimDevice(unit, simdata=self._blocks(), action=self._on_request)
+                   for unit in (self.unit, *self.more_units)]
         if self.serial_port is not None:
-            self._server = ModbusSerialServer(device, framer=FramerType.RTU, port=self.serial_port,
+            self._server = ModbusSerialServer(devices, framer=FramerType.RTU, port=self.serial_port,
                                               baudrate=self.baudrate, parity=self.parity,
                                               trace_packet=self._on_packet)
         else:
             framer = FramerType.RTU if self.framer == "rtu" else FramerType.SOCKET
-            self._server = ModbusTcpServer(device, framer=framer, address=(self.host, self.port),
+            self._server = ModbusTcpServer(devices, framer=framer, address=(self.host, self.port),
                                            trace_packet=self._on_packet)
         await self._server.serve_forever(background=True)
         if self.serial_port is None:

@@ -32,7 +32,7 @@ from edge_agent.backoff import Backoff
 from edge_agent.codec import CodecError
 from edge_agent.envelope import Quality, Reading
 from edge_agent.metrics import Counters
-from edge_agent.sources.modbus.client import build_client, endpoint
+from edge_agent.sources.modbus.client import DeviceLink, endpoint
 from edge_agent.sources.modbus.config import ModbusDeviceBase, ModbusRtuDevice, ModbusTcpDevice
 from edge_agent.sources.modbus.plan import BIT_TABLES, ReadPlan, ReadRequest, plan_reads
 from edge_agent.sources.modbus.schedule import PollSchedule
@@ -60,6 +60,7 @@ class ModbusSource:
         self.plan: ReadPlan = plan or plan_reads(config)
         self._config: ModbusTcpDevice | ModbusRtuDevice = config
         self._where = endpoint(config)
+        self._link = DeviceLink(config)
         self._client: Any = None
         self._reconnector: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
@@ -82,7 +83,7 @@ class ModbusSource:
                 await self._reconnector
             self._reconnector = None
         if self._client is not None:
-            self._client.close()
+            self._link.release(self._client)
             self._client = None
         self.counters.set("connected", 0)
 
@@ -163,16 +164,9 @@ class ModbusSource:
         return [Reading(device, name, t, None, Quality.BAD, code) for name in request.names]
 
     async def _connect(self) -> bool:
-        """One connection attempt with a fresh client (bounded by ``timeout``)."""
-        client = build_client(self._config)
-        try:
-            ok = bool(await client.connect())
-        except Exception as exc:  # socket, pyserial and termios errors alike mean: not connected, retry
-            log.warning("modbus_connect_error", extra={"device": self.name, "endpoint": self._where,
-                                                       "error": repr(exc)})
-            ok = False
-        if not ok:
-            client.close()
+        """One connection attempt (bounded by ``timeout``)."""
+        client = await self._link.open()
+        if client is None:
             self.counters.inc("connect_failures")
             return False
         self._client = client
@@ -185,7 +179,7 @@ class ModbusSource:
         if self._closed.is_set() or (self._reconnector is not None and not self._reconnector.done()):
             return
         if self._client is not None:
-            self._client.close()
+            self._link.release(self._client)
             self._client = None
             log.warning("modbus_disconnected", extra={"device": self.name, "endpoint": self._where,
                                                       "reason": reason})

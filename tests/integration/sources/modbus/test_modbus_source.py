@@ -239,3 +239,19 @@ async def test_a_device_that_comes_up_later_is_connected_with_backoff(closed_por
             readings = await source.poll()
     assert all(r.q is Quality.GOOD for r in readings)
     assert source.counters.get("reconnects") == 1
+
+
+async def test_devices_on_one_serial_line_share_the_port(null_modem: NullModem) -> None:
+    """Two clients reading one port would steal each other's answers; one shared client does not."""
+    server_tty, client_tty = null_modem.paths
+    async with ModbusSimulator("reefer", serial_port=server_tty, baudrate=115200, parity="N", unit=1,
+                               more_units=[2]) as sim:
+        configs = [rtu_device(client_tty, sim.point_configs(), name=f"reefer{u}", unit=u, baudrate=115200,
+                              parity="N", timeout=1.0) for u in (1, 2)]
+        async with ModbusSource(configs[0]) as first, ModbusSource(configs[1]) as second:
+            scans = await asyncio.gather(collect_scans(first, 3), collect_scans(second, 3))
+        assert not first.connected
+    for device_scans in scans:
+        assert all(r.q is Quality.GOOD for scan in device_scans for r in scan)
+    assert {r.device for r in scans[1][0]} == {"reefer2"}
+    assert sim.stats.get("requests") == 2 * 3 * len(first.plan.requests)

@@ -9,7 +9,7 @@ import pytest
 from pymodbus.exceptions import ConnectionException, ModbusIOException
 
 from edge_agent.envelope import Quality
-from edge_agent.sources.modbus import source as source_module
+from edge_agent.sources.modbus import client as client_module
 from edge_agent.sources.modbus.config import ModbusTcpDevice
 from edge_agent.sources.modbus.source import ModbusSource
 from edge_agent.sources.status import DECODE_ERROR, DISCONNECTED, TIMEOUT
@@ -57,7 +57,7 @@ class StandInClient:
 @pytest.fixture
 def script(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     steps: list[Any] = []
-    monkeypatch.setattr(source_module, "build_client", lambda _config: StandInClient(steps))
+    monkeypatch.setattr(client_module, "build_client", lambda _config: StandInClient(steps))
     return steps
 
 
