@@ -23,6 +23,7 @@ from pydantic.alias_generators import to_camel
 
 from cloud.rules.templates import substitute
 from cloud.stores.records import Record, to_record
+from edge_agent.envelope import strip_basic_ingest
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -84,8 +85,17 @@ class ActionMessage:
 
     @cached_property
     def record(self) -> Record:
-        """Key and rows of the output; a raw message is attributed to the client id."""
-        return to_record(self.output, timestamp=self.timestamp, device=self.clientid or "unknown")
+        """Key and rows of the output. A raw (non-envelope) message is attributed to the client id
+        or, when the broker does not tell it (MQTT does not carry it), to the ``<deviceId>`` level
+        of a ``dt/<site>/<assetType>/<deviceId>/...`` topic."""
+        return to_record(self.output, timestamp=self.timestamp,
+                         device=self.clientid or device_from_topic(self.topic) or "unknown")
+
+
+def device_from_topic(topic: str) -> str | None:
+    """``<deviceId>`` of ``[$aws/rules/<rule>/]dt/<site>/<assetType>/<deviceId>/...``."""
+    levels = strip_basic_ingest(topic)[1].split("/")
+    return levels[3] if len(levels) > 4 and levels[0] == "dt" and levels[3] else None
 
 
 class Action(Protocol):

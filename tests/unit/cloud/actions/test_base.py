@@ -27,6 +27,10 @@ def test_templates_read_the_original_payload_and_topic() -> None:
     assert message.substitute("plain") == "plain"
     assert message.data == b'{"renamed":"x"}'
     assert message.record.device == "c1", "a raw output is attributed to the client id"
+    anonymous = ActionMessage(rule="r", topic="$aws/rules/r/dt/plant1/pump/pump-9/telemetry", payload=b"{}",
+                              output={"temp": 3})
+    assert anonymous.record.device == "pump-9", "or else to the device level of its topic"
+    assert ActionMessage(rule="r", topic="other/x", payload=b"", output={}).record.device == "unknown"
 
 
 @pytest.mark.parametrize(("topic_filter", "topic", "matches"), [
