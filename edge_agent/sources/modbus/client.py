@@ -78,12 +78,15 @@ class DeviceLink:
             client.close()
             return
         line = self._serial_lines.get(self._config.port)
-        if line is None or line.client is not client:
+        if line is None:
             client.close()
             return
         line.users.discard(id(self))
+        if line.client is not client:
+            client.close()  # a client the line has already replaced
         if not line.users:
-            client.close()
+            if line.client is not None:
+                line.client.close()
             del self._serial_lines[self._config.port]
 
 
