@@ -41,8 +41,9 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "n": pa.int64(), "min": pa.float64(), "max": pa.float64(), "avg": pa.float64(),
 }
 SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS lake_messages (
-        device TEXT NOT NULL, epoch TEXT NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (device, epoch, seq))""",
+    """CREATE TABLE IF NOT EXISTS lake_messages (device TEXT NOT NULL, epoch TEXT NOT NULL,
+        seq BIGINT NOT NULL, received BIGINT NOT NULL, PRIMARY KEY (device, epoch, seq))""",
+    "CREATE INDEX IF NOT EXISTS lake_messages_received ON lake_messages (received)",
     """CREATE TABLE IF NOT EXISTS lake_staged (id INTEGER PRIMARY KEY AUTOINCREMENT,
         partition TEXT NOT NULL, rows TEXT NOT NULL)""",
 )
@@ -64,10 +65,12 @@ class LakeStore:
     """Parquet lake under ``root`` partitioned by ``partition_by``. A row group is written once at
     least ``row_group_rows`` rows are buffered (a message's rows never straddle two); a file is
     closed once it holds at least ``file_rows`` rows or is older than ``max_file_age`` seconds
-    (checked on each write and by :meth:`flush`)."""
+    (checked on each write and by :meth:`flush`). Message keys are remembered ``key_retention``
+    seconds: a redelivery later than that is written again."""
 
     def __init__(self, root: Path, *, partition_by: Sequence[str] = ("date",), row_group_rows: int = 10_000,
-                 file_rows: int = 100_000, max_file_age: float = 300.0) -> None:
+                 file_rows: int = 100_000, max_file_age: float = 300.0,
+                 key_retention: float = 30 * 86_400.0) -> None:
         bad = partition_keys_valid(partition_by)
         if bad:
             raise ValueError(f"unknown partition keys {bad}; use row fields or {DERIVED_KEYS}")
@@ -76,6 +79,7 @@ class LakeStore:
         self.row_group_rows = row_group_rows
         self.file_rows = file_rows
         self.max_file_age = max_file_age
+        self.key_retention = key_retention
         self._columns = [(i, c) for i, c in enumerate(ROW_FIELDS) if c not in self.partition_by]
         self._schema = pa.schema([(c, _ARROW_TYPES[c]) for _, c in self._columns])
         self._db = SqlDatabase(path=root / "_staging.db")
@@ -101,11 +105,14 @@ class LakeStore:
         """Stage a record's rows once; return how many rows were new (0 for a redelivery).
         Writes arriving together share one staging commit."""
         staged = await self._db.run(lambda tx: self._stage(tx, record), after_commit=self._buffer_staged)
-        return len(staged)
+        return sum(len(rows) for _, _, rows in staged)
 
     async def flush(self, *, force: bool = False) -> None:
-        """Close files that are old enough (every open file with ``force``)."""
+        """Close files that are old enough (every open file with ``force``); forget message keys
+        older than the key retention."""
         await asyncio.to_thread(self._db.exclusive, self._flush_all if force else self._flush_aged)
+        horizon = int((time.time() - self.key_retention) * 1000)
+        await self._db.run(lambda tx: tx.execute("DELETE FROM lake_messages WHERE received < ?", (horizon,)))
 
     def table(self) -> pa.Table:
         """Every row in closed files, partition columns included (for queries and tests)."""
@@ -122,8 +129,8 @@ class LakeStore:
     def _stage(self, tx: Transaction, record: Record) -> list[tuple[str, int, list[Sequence[Any]]]]:
         key = record.key
         if not record.rows or not tx.execute(
-                "INSERT INTO lake_messages (device, epoch, seq) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                (key.device, key.epoch, key.seq)):
+                "INSERT INTO lake_messages (device, epoch, seq, received) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING", (key.device, key.epoch, key.seq, int(time.time() * 1000))):
             return []
         chunks: dict[str, list[Sequence[Any]]] = {}
         for row in record.rows:

@@ -33,6 +33,8 @@ class EmbeddedLakeBackend(CloudModel):
     file_rows: int = Field(default=100_000, gt=0)
     max_file_age: Duration = 300.0
     """An open file is closed (and becomes visible) at the latest this long after its first row."""
+    key_retention: Duration = 30 * 86_400.0
+    """How long message keys are remembered to drop redeliveries."""
 
 
 class FirehoseLakeBackend(AwsClientConfig):
@@ -70,7 +72,8 @@ class LakeAction(CloudModel):
         root = context.data_dir / "lake" / self.table
         lake = context.shared(f"lake:{root}", lambda: Embedded(
             LakeStore(root, partition_by=self.partition_by, row_group_rows=backend.row_group_rows,
-                      file_rows=backend.file_rows, max_file_age=backend.max_file_age), LakeStore.flush))
+                      file_rows=backend.file_rows, max_file_age=backend.max_file_age,
+                      key_retention=backend.key_retention), LakeStore.flush))
         return LakeWrite(self.table, lake.store)
 
 

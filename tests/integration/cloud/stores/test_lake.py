@@ -95,3 +95,16 @@ async def test_lake_is_idempotent_under_any_redelivery_order(tmp_path_factory: o
     expected = sorted({k for seq in set(order) for k in
                        ((r.device, r.point, r.t) for r in _record(seq).rows)})
     assert _keys(lake) == expected
+
+
+async def test_message_keys_are_forgotten_after_the_key_retention(tmp_path: Path) -> None:
+    lake = LakeStore(tmp_path / "lake", partition_by=["date"], key_retention=3600)
+    lake.open()
+    assert await lake.write(_record(1)) == 4
+    assert await lake.write(_record(1)) == 0
+    await lake.flush()
+    assert await lake.write(_record(1)) == 0, "still within the key retention"
+    lake.key_retention = -1.0
+    await lake.flush()
+    assert await lake.write(_record(1)) == 4
+    lake.close()
