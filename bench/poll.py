@@ -10,6 +10,13 @@ Modbus/TCP, pump-station profile:
 - ThingsBoard IoT Gateway's Modbus connector on the same 1 s-poll station, where installed
   (``--thingsboard-python``; else the reason is printed), with its CPU per point and the ratio.
 
+OPC-UA, pump-station profile (``edgeferry sim opcua``):
+- ``max rate``: back-to-back polled reads of every node of a large station in one Read request,
+  then with one Read request per node (the naive way), and the ratio;
+- ``subscription``: every node subscribed, values changing every 500 ms: readings/s delivered;
+- ``1 s poll`` / ``1 s subscribe``: a 1,000-point station on the source's own schedule.
+Peak RSS covers the whole process: run ``--protocol opcua`` for OPC-UA alone.
+
     .venv/bin/python bench/poll.py [--quick] [--protocol modbus] [--points N] [--seconds S]
                                    [--thingsboard-python /tmp/tbvenv/bin/python]
 """
@@ -30,10 +37,16 @@ import tb_modbus
 from rich.console import Console
 from rich.table import Table
 
-from edge_agent.envelope import Quality
+from edge_agent.envelope import Quality, Reading
+from edge_agent.metrics import Counters
 from edge_agent.sources.modbus.config import ModbusTcpDevice
 from edge_agent.sources.modbus.plan import plan_reads
 from edge_agent.sources.modbus.source import ModbusSource
+from edge_agent.sources.opcua.config import OpcUaDevice
+from edge_agent.sources.opcua.poll import read_bindings
+from edge_agent.sources.opcua.session import OpcUaSession
+from edge_agent.sources.opcua.source import OpcUaSource
+from edge_agent.sources.opcua.targets import expand_points
 from simulators.modbus.process import SimulatorProcess
 from simulators.profiles import build_model, modbus_map
 
@@ -154,7 +167,89 @@ async def modbus_rows(args: argparse.Namespace) -> list[Row]:
     return rows
 
 
-PROTOCOLS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, list[Row]]]] = {"modbus": modbus_rows}
+def opcua_station(port: int, points: int, sampling: str, **settings: object) -> OpcUaDevice:
+    """Every signal of a ``points``-point pump station, by string node id."""
+    signals = build_model("pump-station", points=points).signals
+    return OpcUaDevice.model_validate({
+        "type": "opcua", "name": "booster", "endpoint": f"opc.tcp://127.0.0.1:{port}/edgeferry/",
+        "timeout": 30.0, **settings,
+        "points": [{"name": s.point_name, "node": f"ns=2;s={s.key}", "sampling": sampling} for s in signals]})
+
+
+async def opcua_read_rate(sim: SimulatorProcess, device: OpcUaDevice, seconds: float, case: str,
+                          per_node: bool) -> Row:
+    """Back-to-back polled reads for ``seconds``: all nodes in one Read request per cycle, or one
+    Read request per node (the naive way; then 100 nodes a cycle, so the run stops on time)."""
+    counters = Counters()
+
+    async def discard(scan: list[Reading]) -> None:
+        del scan
+
+    async with OpcUaSession(device, expand_points(device.points), counters, offer=lambda scan: None,
+                            put_sampled=discard, put_polled=discard) as session:
+        bindings = session.bindings[:100] if per_node else session.bindings
+        max_nodes = 1 if per_node else 0
+        await read_bindings(session.client, device.name, bindings, counters, max_nodes=max_nodes)
+        points = bad = 0
+        reads0 = counters.get("reads")
+        sim_cpu0, cpu0, start = sim.cpu_seconds(), cpu_seconds(), time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            scan = await read_bindings(session.client, device.name, bindings, counters, max_nodes=max_nodes)
+            points += len(scan)
+            bad += sum(1 for r in scan if r.q is not Quality.GOOD)
+        wall = time.perf_counter() - start
+        agent, sim_cpu = cpu_seconds() - cpu0, sim.cpu_seconds() - sim_cpu0
+    return Row(case, points, wall, agent, counters.get("reads") - reads0, sim_cpu, bad)
+
+
+async def opcua_source_run(sim: SimulatorProcess, device: OpcUaDevice, seconds: float, case: str) -> Row:
+    """The whole source on its own schedule (subscription or polls) for ``seconds``, counted from
+    the moment every point has had a value."""
+    points = bad = 0
+    async with OpcUaSource(device) as source:
+        scans = source.scans()
+        unseen = {p.name for p in device.points}
+        while unseen:
+            unseen -= {r.point for r in await anext(scans)}
+        notifications0, reads0 = source.counters.get("notifications"), source.counters.get("reads")
+        sim_cpu0, cpu0, start = sim.cpu_seconds(), cpu_seconds(), time.perf_counter()
+        async for scan in scans:
+            points += len(scan)
+            bad += sum(1 for r in scan if r.q is not Quality.GOOD)
+            if time.perf_counter() - start >= seconds:
+                break
+        wall = time.perf_counter() - start
+        agent, sim_cpu = cpu_seconds() - cpu0, sim.cpu_seconds() - sim_cpu0
+        requests = source.counters.get("reads") - reads0
+        notifications = source.counters.get("notifications") - notifications0
+    return Row(case, points, wall, agent, requests, sim_cpu, bad,
+               note=f"{notifications:,} data-change notifications" if notifications else "")
+
+
+async def opcua_rows(args: argparse.Namespace) -> list[Row]:
+    seconds = 2.0 if args.quick else args.seconds
+    steady_seconds = 5.0 if args.quick else 30.0
+    rows = []
+    sim_args = ["--profile", "pump-station", "--points", str(args.points), "--update-interval", "500ms"]
+    async with SimulatorProcess(sim_args, simulator="opcua", startup_timeout=120) as sim:
+        polled = opcua_station(sim.port, args.points, "poll")
+        batched = await opcua_read_rate(sim, polled, seconds, "max rate, one Read for all nodes", False)
+        naive = await opcua_read_rate(sim, polled, seconds, "max rate, one Read per node", True)
+        naive.note = f"one Read for all is {naive.cpu_per_1000 / batched.cpu_per_1000:.0f}x cheaper per point"
+        subscribed = opcua_station(sim.port, args.points, "subscribe", sampling_interval=0.5,
+                                   publishing_interval=0.5, buffer=10_000)
+        rows += [batched, naive, await opcua_source_run(
+            sim, subscribed, max(seconds, 5.0), "subscription, 500 ms sampling and changes")]
+    async with SimulatorProcess(["--profile", "pump-station", "--points", "1000"], simulator="opcua",
+                                startup_timeout=120) as sim:
+        for sampling in ("poll", "subscribe"):
+            device = opcua_station(sim.port, 1000, sampling)
+            rows.append(await opcua_source_run(sim, device, steady_seconds, f"1 s {sampling}, 1,000 points"))
+    return rows
+
+
+PROTOCOLS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, list[Row]]]] = {
+    "modbus": modbus_rows, "opcua": opcua_rows}
 """Each protocol's benchmark: an async function of the arguments returning its rows."""
 
 

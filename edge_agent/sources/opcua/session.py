@@ -65,11 +65,13 @@ class OpcUaSession:
 
     async def __aenter__(self) -> Self:
         self._client = await build_client(self._config)
-        await self._client.connect()
         try:
+            await self._client.connect()
             self._bindings = await bind(self._client, self._targets)
         except BaseException:
-            await self._close()
+            # A refused connect leaves nothing open; a cancelled or half-done one may.
+            if self._client.state is not UaClientState.DISCONNECTED:
+                await self._close()
             raise
         for b in self._bindings:
             if b.node_id is None:
