@@ -52,9 +52,13 @@ async def ensure_identity(identity_config: IdentityConfig, endpoint: str, port: 
         if claim is None:
             raise EdgeferryError(f"identity: {identity_config.dir} holds no device certificate and no "
                                  "claim is configured to provision one")
-        await provision(claim, identity_config.dir, endpoint=claim.endpoint or endpoint,
-                        port=claim.port or port, ca=identity_config.ca, client_id=thing_hint,
-                        backoff=backoff, broker_endpoint=endpoint)
+        registration = await provision(claim, identity_config.dir, endpoint=claim.endpoint or endpoint,
+                                       port=claim.port or port, ca=identity_config.ca, client_id=thing_hint,
+                                       backoff=backoff, broker_endpoint=endpoint)
+        if registration.thing_name != thing_hint:
+            # the broker will grant this certificate the topics of the registered thing only
+            logger.warning("provisioned_thing_differs",
+                           extra={"thing": registration.thing_name, "thing_hint": thing_hint})
     return Identity.load(identity_config, thing_hint)
 
 
