@@ -21,7 +21,7 @@ from provisioning.service.api import Caller, FleetProvisioningApi, TemplateEntry
 from provisioning.service.authority import DeviceAuthority
 from provisioning.service.hooks import HookDecision, HookRequest, SerialAllowList
 from provisioning.service.registry import Registry
-from provisioning.service.templates import DEFAULT_TEMPLATE_PATH, load_template
+from provisioning.service.templates import DEFAULT_TEMPLATE_PATH, ProvisioningTemplate, load_template
 
 CALLER = Caller("dev-1", "line-1", "a" * 64)
 
@@ -38,10 +38,11 @@ def memory_ca() -> CertificateAuthority:
 
 
 class Api:
-    def __init__(self, hook: Any = None, rate: float | None = None) -> None:
+    def __init__(self, hook: Any = None, rate: float | None = None,
+                 template: ProvisioningTemplate | None = None) -> None:
         self.refreshes = 0
         self.registry = Registry(Path(":memory:"))
-        template = load_template(DEFAULT_TEMPLATE_PATH)
+        template = template or load_template(DEFAULT_TEMPLATE_PATH)
         self.api = FleetProvisioningApi(self.registry, DeviceAuthority(memory_ca()),
                                         {template.name: TemplateEntry(template, hook)}, self._refresh,
                                         requests_per_second=rate)
@@ -148,3 +149,15 @@ async def test_hook_that_hangs_is_access_denied(monkeypatch: pytest.MonkeyPatch)
     _, error = await api.call(topics.register_thing("edgeferry-device"), {
         "certificateOwnershipToken": await _issue(api), "parameters": {"SerialNumber": "1"}})
     assert (error["statusCode"], error["errorCode"]) == (403, "AccessDenied")
+
+
+async def test_override_fail_refuses_an_existing_thing_with_409() -> None:
+    document = json.loads(DEFAULT_TEMPLATE_PATH.read_text())
+    document["Resources"]["thing"]["OverrideSettings"] = {"AttributePayload": "FAIL"}
+    api = Api(template=ProvisioningTemplate("edgeferry-device", json.dumps(document)))
+    request = {"parameters": {"SerialNumber": "1"}}
+    topic = topics.register_thing("edgeferry-device")
+    _, first = await api.call(topic, {**request, "certificateOwnershipToken": await _issue(api)})
+    assert first["thingName"] == "gateway-1"
+    _, second = await api.call(topic, {**request, "certificateOwnershipToken": await _issue(api)})
+    assert (second["statusCode"], second["errorCode"]) == (409, "ResourceAlreadyExists")
