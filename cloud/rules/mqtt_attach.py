@@ -52,8 +52,9 @@ class MqttSettings:
 
         rig = Rig(directory)
         try:
+            port = rig.port  # first: a directory that never held a rig has none (and gets no CA)
             identity = rig.cloud_identity
-            return cls(rig.host, rig.port, rig.ca_path, identity.cert_path, identity.key_path)
+            return cls(rig.host, port, rig.ca_path, identity.cert_path, identity.key_path)
         except RigError as exc:
             raise AttachError(str(exc)) from None
 

@@ -105,6 +105,11 @@ def test_bad_input_is_one_line_per_problem_and_never_a_traceback(tmp_path: Path)
     no_identity = edgeferry("cloud", "rules", "run", "--rules", write_rules(tmp_path), check=False)
     assert no_identity.returncode == 1
     assert "give --broker-dir, or --host/--port with --ca, --cert, --key" in no_identity.stderr
+    no_rig = edgeferry("cloud", "rules", "run", "--rules", write_rules(tmp_path), "--broker-dir",
+                       tmp_path / "no-rig", check=False)
+    assert no_rig.returncode == 1
+    assert "the rig has no port yet" in no_rig.stderr
+    assert not (tmp_path / "no-rig").exists()
     no_store = edgeferry("cloud", "query", "--data", tmp_path / "nothing", "latest", "--device", "d", check=False)
     assert no_store.returncode == 1
     assert "no current-state store at" in no_store.stderr
