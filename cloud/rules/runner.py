@@ -56,15 +56,18 @@ class RulesRunner:
     actions' stores and clients (and, given ``mqtt``, attaches to a broker and serves it).
 
     ``publish`` sends republished messages when no MQTT connection is attached (tests, demo).
+    An action that takes longer than ``action_timeout`` seconds has failed.
     """
 
     def __init__(self, rules: RulesFile, *, mqtt: MqttSettings | None = None, publish: Publish | None = None,
-                 data_dir: Path | None = None, maintain_every: float = 30.0) -> None:
+                 data_dir: Path | None = None, maintain_every: float = 30.0,
+                 action_timeout: float = 30.0) -> None:
         self.counters: Counter[str] = Counter()
         self._mqtt_settings = mqtt
         self._publish_fallback = publish
         self._attachment: MqttAttachment | None = None
         self._maintain_every = maintain_every
+        self._action_timeout = action_timeout
         self._maintainer: asyncio.Task[None] | None = None
         self.context = BuildContext(data_dir or rules.data_dir, publish=self._publish)
         self.rules = {
@@ -187,7 +190,7 @@ class RulesRunner:
 
     async def _act(self, action: Action, message: ActionMessage) -> ActionFailure | None:
         try:
-            await action(message)
+            await asyncio.wait_for(action(message), self._action_timeout)
         except Exception as exc:
             logger.warning("action_failed", extra={"rule": message.rule, "action": action.failed_action,
                                                    "resource": action.resource, "error": describe(exc)})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
@@ -46,6 +47,8 @@ class Published(list[tuple[str, bytes, int]]):
     async def __call__(self, topic: str, payload: bytes, qos: int) -> None:
         if topic.startswith("alerts/broken"):
             raise ConnectionError("broker gone")
+        if topic.startswith("alerts/stuck"):
+            await asyncio.sleep(3600)
         self.append((topic, payload, qos))
 
 
@@ -154,3 +157,11 @@ async def test_a_store_that_cannot_start_is_one_clear_error_without_secrets(tmp_
             pass
     assert "hunter2" not in str(caught.value)
     assert "password=***" in str(caught.value)
+
+
+async def test_an_action_that_hangs_fails_after_the_action_timeout(tmp_path: Path, published: Published) -> None:
+    doc = rules_doc(tmp_path / "data", extra_actions=[{"republish": {"topic": "alerts/stuck"}}])
+    async with RulesRunner(doc, publish=published, action_timeout=0.5) as runner:
+        outcome = await asyncio.wait_for(runner.process(INGEST, make_batch().encode()), 30)
+    [failure] = outcome.failures["telemetry"]
+    assert failure.error_message == "TimeoutError"
