@@ -43,7 +43,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--connect-jitter", default="1s", help="random delay before (re)connecting (default 1s)")
     parser.add_argument("--reconnect-max", default="20s", help="backoff ceiling of the MQTT client (default 20s)")
     parser.add_argument("--max-in-flight", type=int, default=2, help="unacknowledged publishes per trailer")
-    parser.add_argument("--spool-workers", type=int, default=4, help="SQLite threads shared by all spools")
+    parser.add_argument("--spool-workers", type=int, default=16,
+                        help="SQLite threads shared by all spools (default 16)")
     parser.add_argument("--drain-within", default="2m", help="how long the final drain may take (default 2m)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-dashboard", action="store_true", help="print one status line per sample instead")

@@ -80,7 +80,7 @@ class FleetConfig(StrictModel):
     reconnect_min: Duration = 1.0
     reconnect_max: Duration = 20.0
     max_in_flight: int = Field(default=2, ge=1, le=100)
-    spool_workers: int = Field(default=4, ge=1, le=64)
+    spool_workers: int = Field(default=16, ge=1, le=128)
     sample_every: Duration = Field(default=1.0, gt=0)
     drain_within: Duration = Field(default=120.0, gt=0)
     """At the end, how long to wait for every spool to empty and every batch to be counted."""

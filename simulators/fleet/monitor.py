@@ -36,6 +36,8 @@ class FleetSample:
     cpu: float
     """Cores used by this process over the interval (1.0 = one core)."""
     rss_mb: float
+    phase: str = "run"
+    """``start`` (connecting), ``run``, ``storm`` (broker away or fleet coming back) or ``end``."""
 
     def to_json(self) -> dict[str, Any]:
         return {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(self).items()}
@@ -53,6 +55,7 @@ class Monitor:
         self._last_t = 0.0
         self._last_cpu = self._cpu()
         self._last_connects = 0
+        self.phase = "start"
         self.samples: list[FleetSample] = []
 
     def _cpu(self) -> float:
@@ -84,7 +87,7 @@ class Monitor:
             connects=connects, connects_per_s=(connects - self._last_connects) / dt,
             received=self._ledger.received, duplicates=self._ledger.duplicates,
             scan_lateness=max(lateness, default=0.0), cpu=(cpu - self._last_cpu) / dt,
-            rss_mb=self._process.memory_info().rss / 2**20)
+            rss_mb=self._process.memory_info().rss / 2**20, phase=self.phase)
         lateness.clear()
         self._last_t, self._last_cpu, self._last_connects = t, cpu, connects
         self.samples.append(sample)

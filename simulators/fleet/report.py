@@ -31,7 +31,7 @@ class StartReport:
 
 @dataclass(frozen=True, slots=True)
 class SteadyState:
-    """Averages over samples with every trailer connected and no storm under way."""
+    """Averages over the samples of the ``run`` phase: all started, no storm under way, not ending."""
 
     seconds: float
     cpu_cores: float
@@ -47,8 +47,9 @@ class SteadyState:
 
 
 def steady_state(samples: Sequence[FleetSample], trailers: int, baseline_rss_mb: float = 0.0) -> SteadyState | None:
-    """The steady stretch: samples with the whole fleet connected; None if there is none."""
-    quiet = [s for s in samples if s.connected + s.offline >= trailers and s.offline == 0]
+    """The steady stretch: samples of the ``run`` phase (no start, storm or wind-down); None if
+    there are too few."""
+    quiet = [s for s in samples if s.phase == "run"]
     if len(quiet) < 2:
         return None
     seconds = quiet[-1].t - quiet[0].t
