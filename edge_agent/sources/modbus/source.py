@@ -134,8 +134,8 @@ class ModbusSource:
         self.counters.inc("requests")
         call = getattr(client, _READ_METHODS[request.table])
         try:
-            response = await asyncio.wait_for(
-                call(request.address, count=request.count, device_id=self._config.unit), self._deadline)
+            async with asyncio.timeout(self._deadline):
+                response = await call(request.address, count=request.count, device_id=self._config.unit)
         except (ModbusException, TimeoutError) as exc:
             t = _now_ms()
             if isinstance(exc, ConnectionException) or not client.connected:
