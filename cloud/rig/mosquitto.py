@@ -1,8 +1,13 @@
 """Mosquitto as the local IoT Core: finding the binary and writing its configuration.
 
 Settings chosen for fleets of thousands of mTLS clients on one machine (see FIELD-NOTES):
-no connection limit, no persistence, no per-connection log lines, 100 unacknowledged QoS 1
-messages per client as IoT Core allows, an EC server key (cheap handshakes).
+no connection limit, no per-connection log lines, 100 unacknowledged QoS 1 messages per client as
+IoT Core allows, an EC server key (cheap handshakes).
+
+Persistence stands in for what IoT Core guarantees the rules engine: a message the broker
+PUBACKed reaches the cloud side even if the broker restarts before the cloud client is back.
+Device clients use clean sessions, so only the cloud side's persistent session (its subscriptions
+and queue) is stored; its queue is unbounded so that a reconnect storm cannot overflow it.
 """
 
 from __future__ import annotations
@@ -51,6 +56,10 @@ class BrokerSettings:
     """PEM CRL of revoked client certificates (listener TLS settings are reloaded on SIGHUP
     since mosquitto 2.0)."""
     max_inflight_messages: int = 100
+    persistence_dir: Path | None = None
+    """Where sessions and queued messages survive a restart (saved at shutdown and every
+    ``autosave_interval`` seconds); None: nothing survives."""
+    autosave_interval: int = 2
     pin_client_ids: bool = False
     """``use_username_as_clientid``: the client id becomes the certificate CN, so no certificate can
     take over another's session by connecting with its client id (as an IoT Core policy allowing
@@ -64,7 +73,7 @@ class BrokerSettings:
             f"user {pwd.getpwuid(os.geteuid()).pw_name}",
             "per_listener_settings false",
             "allow_anonymous false",
-            "persistence false",
+            *self._persistence(),
             "connection_messages false",
             f"max_inflight_messages {self.max_inflight_messages}",
             "log_dest stderr",
@@ -87,3 +96,10 @@ class BrokerSettings:
         if self.crl_file is not None:
             lines.append(f"crlfile {self.crl_file}")
         return "\n".join(lines) + "\n"
+
+    def _persistence(self) -> list[str]:
+        if self.persistence_dir is None:
+            return ["persistence false"]
+        return ["persistence true", f"persistence_location {self.persistence_dir}/",
+                f"autosave_interval {self.autosave_interval}",
+                "max_queued_messages 0", "max_queued_bytes 0"]

@@ -225,6 +225,7 @@ class Rig:
             acl_file=self.broker_dir / "acl",
             crl_file=self.crl_path if self.crl_path.exists() else None,
             pin_client_ids=self.pin_client_ids,
+            persistence_dir=self.broker_dir,
         )
 
     def _write_config(self) -> None:

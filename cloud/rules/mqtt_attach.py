@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 logger = logging.getLogger(__name__)
 
 BASIC_INGEST_FILTER = "$aws/rules/#"
+SESSION_EXPIRY_S = 7 * 24 * 3600
 T = TypeVar("T")
 Handler = Callable[[str, bytes], Awaitable[Any]]
 
@@ -100,7 +101,10 @@ class MqttAttachment:
             endpoint=s.host, port=s.port, cert_filepath=str(s.cert), pri_key_filepath=str(s.key),
             ca_filepath=str(s.ca), client_id=s.client_id,
             extended_validation_and_flow_control_options=mqtt5.ExtendedValidationAndFlowControlOptions.NONE,
-            session_behavior=mqtt5.ClientSessionBehaviorType.CLEAN,
+            # A persistent session: the broker keeps the subscriptions and queues messages while
+            # this client is away, as IoT Core's rules engine never misses a PUBACKed message.
+            session_behavior=mqtt5.ClientSessionBehaviorType.REJOIN_ALWAYS,
+            session_expiry_interval_sec=SESSION_EXPIRY_S,
             retry_jitter_mode=mqtt5.ExponentialBackoffJitterMode.FULL,
             min_reconnect_delay_ms=250, max_reconnect_delay_ms=10_000,
             enable_metrics_collection=False,
