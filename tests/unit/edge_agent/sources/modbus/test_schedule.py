@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from edge_agent.sources.modbus.schedule import PollSchedule
 
@@ -33,3 +35,20 @@ def test_a_poll_ending_just_late_skips_one() -> None:
 def test_interval_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         PollSchedule(0)
+
+
+@given(st.lists(st.floats(0.0, 5.0), min_size=1, max_size=200), st.sampled_from([0.1, 0.25, 1.0]))
+def test_cycles_stay_on_the_grid_and_every_slot_is_run_or_skipped(busy: list[float], interval: float) -> None:
+    """Whatever each poll costs, cycle k starts at start + k * interval (never drifts), and every
+    grid slot up to the current one was either run or counted as skipped."""
+    schedule = PollSchedule(interval, start=0.0)
+    now = 0.0
+    skipped = 0
+    for runs, cost in enumerate(busy, start=1):
+        now = max(now, schedule.due)  # sleep until due
+        now += cost
+        skipped += schedule.advance(now=now)
+        slot = schedule.due / interval
+        assert slot == pytest.approx(round(slot), abs=1e-6)
+        assert schedule.due >= now
+        assert runs + skipped == round(slot)
