@@ -1,6 +1,6 @@
 """A polled Modbus device (TCP, RTU over TCP, serial RTU) as a :class:`~edge_agent.interfaces.Source`.
 
-Every ``poll_interval`` on the monotonic clock the source runs its read plan on one connection and
+Every ``poll_interval`` on the monotonic clock the source runs its read plan on its connection and
 yields the readings of that cycle, stamped with the wall clock (ms) when each response arrived.
 Device faults never raise: they become readings of quality BAD with a code, and counters:
 
@@ -49,8 +49,9 @@ def _now_ms() -> int:
 
 
 class ModbusSource:
-    """One Modbus device: one connection, its read plan polled at a fixed rate (the plan defaults
-    to :func:`~edge_agent.sources.modbus.plan.plan_reads` of ``config``)."""
+    """One Modbus device: one connection (devices on one serial port share it), its read plan polled
+    at a fixed rate (the plan defaults to :func:`~edge_agent.sources.modbus.plan.plan_reads` of
+    ``config``)."""
 
     def __init__(self, config: ModbusDeviceBase, plan: ReadPlan | None = None) -> None:
         if not isinstance(config, ModbusTcpDevice | ModbusRtuDevice):
