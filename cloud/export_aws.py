@@ -4,6 +4,11 @@
 Local actions map to the AWS actions they stand in for: stream -> kinesis, lake -> firehose,
 current_state -> dynamoDBv2, dlq -> sqs, timeseries -> timestream, republish -> republish. A
 backend with no AWS IoT rule action (NATS JetStream, PostgreSQL) is refused with its path.
+
+Unlike the local time-series store, which explodes a batch into one row per reading, AWS's
+Timestream action writes each top-level attribute of the rule's output as one record
+(timestream-rule-action.html): a timestream action on ``SELECT *`` of batches stores the
+envelope's scalar fields, so give it a rule that selects the values to keep (``SELECT last.*``).
 """
 
 from __future__ import annotations
