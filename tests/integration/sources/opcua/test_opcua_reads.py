@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -10,8 +11,9 @@ from asyncua.ua.status_codes import StatusCodes
 
 from edge_agent.envelope import Quality
 from edge_agent.sources.opcua.source import OpcUaSource
+from simulators.opcua.faults import parse_fault
 from simulators.opcua.server import OpcUaSimulator
-from tests.integration.sources.opcua.conftest import Collector, device
+from tests.integration.sources.opcua.conftest import Collector, device, free_port
 
 
 async def test_subscribed_and_polled_points_by_node_id_and_browse_path(
@@ -51,21 +53,20 @@ async def test_subscribed_and_polled_points_by_node_id_and_browse_path(
 
 
 async def test_bad_status_codes_become_quality_bad_with_the_code(
-        simulator: OpcUaSimulator, collect: Callable[[OpcUaSource], Collector]) -> None:
-    simulator.set_bad_status("Pump1.Flow", StatusCodes.BadSensorFailure)
-    simulator.set_bad_status("Pump2.Flow", StatusCodes.UncertainLastUsableValue)
-    simulator.set_bad_status("Pump1.Speed", StatusCodes.BadOutOfService)
-    config = device(simulator.endpoint, [
-        {"name": "pump1_flow", "node": "ns=2;s=Pump1.Flow"},
-        {"name": "pump2_flow", "node": "ns=2;s=Pump2.Flow"},
-        {"name": "pump1_speed", "node": "ns=2;s=Pump1.Speed", "sampling": "poll"},
-        {"name": "level", "node": "ns=2;s=Station.TankLevel"},
-    ])
-    async with OpcUaSource(config) as source:
-        c = collect(source)
-        await c.wait_for(lambda: all(c.of(p) and c.of(p)[-1].code is not None
-                                     for p in ("pump1_flow", "pump2_flow", "pump1_speed")) and bool(c.of("level")))
-    await c.stop()
+        collect: Callable[[OpcUaSource], Collector]) -> None:
+    faults = [parse_fault("badstatus:Pump1.Flow"), parse_fault("badstatus:Pump2.Flow:UncertainLastUsableValue"),
+              parse_fault("badstatus:ns=2;s=Pump1.Speed:BadOutOfService")]
+    async with OpcUaSimulator(port=free_port(), points=30, update_interval=0.2, faults=faults) as sim:
+        config = device(sim.endpoint, [
+            {"name": "pump1_flow", "node": "ns=2;s=Pump1.Flow"},
+            {"name": "pump2_flow", "node": "ns=2;s=Pump2.Flow"},
+            {"name": "pump1_speed", "node": "ns=2;s=Pump1.Speed", "sampling": "poll"},
+            {"name": "level", "node": "ns=2;s=Station.TankLevel"},
+        ])
+        async with OpcUaSource(config) as source:
+            c = collect(source)
+            await c.wait_for(lambda: all(c.of(p) for p in ("pump1_flow", "pump2_flow", "pump1_speed", "level")))
+        await c.stop()
 
     flow = c.of("pump1_flow")[-1]
     assert (flow.q, flow.code, flow.v) == (Quality.BAD, StatusCodes.BadSensorFailure, None)
@@ -104,3 +105,20 @@ async def test_unresolved_browse_path_and_unknown_node_are_bad_readings_not_a_cr
     assert ("opcua_browse_path_unresolved", "missing_path", "BadNoMatch") in messages
     assert ("opcua_monitor_failed", "missing_node", "BadNodeIdUnknown") in messages
     assert source.counters.get("connect_errors") == 0
+
+
+async def test_a_consumer_that_falls_behind_costs_counted_drops_not_memory(
+        simulator: OpcUaSimulator) -> None:
+    config = device(simulator.endpoint, [
+        {"name": "pump{i}_pressure", "node": "ns=2;s=Pump{i}.Pressure", "count": 4, "start": 1},
+        {"name": "level", "node": "ns=2;s=Station.TankLevel"},
+    ], buffer=3)
+    async with OpcUaSource(config) as source:
+        deadline = asyncio.get_running_loop().time() + 30
+        while source.counters.get("queue_drops") == 0:  # nobody reads scans() meanwhile
+            assert asyncio.get_running_loop().time() < deadline, source.counters.snapshot()
+            await asyncio.sleep(0.1)
+        scans = source.scans()
+        held = [await anext(scans) for _ in range(3)]
+    assert all(held)
+    assert source.counters.get("notifications") > 3
