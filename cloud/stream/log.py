@@ -12,6 +12,7 @@ key, and a key already in the retained log is not appended again (idempotent put
 from __future__ import annotations
 
 import asyncio
+import bisect
 import hashlib
 import logging
 import os
@@ -20,7 +21,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -34,6 +35,8 @@ _BODY = struct.Struct(">QqHH")
 """Body header: sequence number, arrival time (ms), partition key length, message key length."""
 _SEGMENT_SUFFIX = ".seg"
 HASH_SPACE = 1 << 128
+MARK_EVERY = 64
+"""A read seeks to the nearest marked record at most this many records before where it starts."""
 
 
 def shard_for(partition_key: str, shards: int) -> int:
@@ -57,6 +60,17 @@ class StreamRecord:
 class _Segment:
     first_seq: int
     path: Path
+    marks: list[tuple[int, int]] = field(default_factory=list)
+    """(sequence number, file offset) of every ``MARK_EVERY``-th record: where a read starts."""
+
+    def mark(self, seq: int, offset: int) -> None:
+        if not self.marks or seq - self.marks[-1][0] >= MARK_EVERY:
+            self.marks.append((seq, offset))
+
+    def offset_for(self, seq: int) -> int:
+        """A file offset at or before the record ``seq``."""
+        i = bisect.bisect_right(self.marks, (seq, 2**63)) - 1
+        return self.marks[i][1] if i >= 0 else 0
 
 
 class _Shard:
@@ -78,6 +92,7 @@ class _Shard:
             good = 0
             for record, end in _scan(self.index, segment.path):
                 keys.add(record.key)
+                segment.mark(record.seq, good)
                 self.last_seq = record.seq
                 good = end
             if segment is self.segments[-1] and good < segment.path.stat().st_size:
@@ -86,10 +101,11 @@ class _Shard:
                     f.truncate(good)
                     os.fsync(f.fileno())
 
-    def append(self, frame: bytes, segment_bytes: int) -> None:
+    def append(self, seq: int, frame: bytes, segment_bytes: int) -> None:
         if self.out is None or self.out_size >= segment_bytes:
             self._roll(segment_bytes)
         assert self.out is not None
+        self.segments[-1].mark(seq, self.out_size)
         self.out.write(frame)
         self.out.flush()
         os.fdatasync(self.out.fileno())
@@ -116,7 +132,7 @@ class _Shard:
             if segment.first_seq <= after_seq + 1:
                 start = i
         for segment in self.segments[start:]:
-            for record, _ in _scan(self.index, segment.path):
+            for record, _ in _scan(self.index, segment.path, segment.offset_for(after_seq + 1)):
                 if record.seq > after_seq:
                     out.append(record)
                     if len(out) >= limit:
@@ -186,7 +202,7 @@ class StreamLog:
             shard = self._shards[shard_for(partition_key, len(self._shards))]
             record = StreamRecord(shard.index, shard.last_seq + 1, int(time.time() * 1000),
                                   partition_key, key, data)
-            shard.append(_encode(record), self.segment_bytes)
+            shard.append(record.seq, _encode(record), self.segment_bytes)
             shard.last_seq = record.seq
             self._keys.add(key)
             return record
@@ -240,22 +256,22 @@ def _encode(record: StreamRecord) -> bytes:
     return _FRAME.pack(len(body), zlib.crc32(body)) + body
 
 
-def _scan(shard: int, path: Path) -> Iterator[tuple[StreamRecord, int]]:
-    """Records of one segment with the file offset after each; stops at the first torn frame."""
-    data = path.read_bytes()
-    offset = 0
-    while offset + _FRAME.size <= len(data):
-        length, crc = _FRAME.unpack_from(data, offset)
-        start, end = offset + _FRAME.size, offset + _FRAME.size + length
-        body = data[start:end]
-        if end > len(data) or zlib.crc32(body) != crc or length < _BODY.size:
-            return
-        seq, arrival, pk_len, key_len = _BODY.unpack_from(body)
-        at = _BODY.size
-        pk = body[at:at + pk_len].decode()
-        key = body[at + pk_len:at + pk_len + key_len].decode()
-        yield StreamRecord(shard, seq, arrival, pk, key, body[at + pk_len + key_len:]), end
-        offset = end
+def _scan(shard: int, path: Path, offset: int = 0) -> Iterator[tuple[StreamRecord, int]]:
+    """Records of one segment from ``offset`` (a frame start), with the file offset after each;
+    stops at the end or at the first torn frame. Reads only as far as the caller iterates."""
+    with path.open("rb") as f:
+        f.seek(offset)
+        while len(header := f.read(_FRAME.size)) == _FRAME.size:
+            length, crc = _FRAME.unpack(header)
+            body = f.read(length)
+            if len(body) < length or zlib.crc32(body) != crc or length < _BODY.size:
+                return
+            seq, arrival, pk_len, key_len = _BODY.unpack_from(body)
+            at = _BODY.size
+            pk = body[at:at + pk_len].decode()
+            key = body[at + pk_len:at + pk_len + key_len].decode()
+            offset += _FRAME.size + length
+            yield StreamRecord(shard, seq, arrival, pk, key, body[at + pk_len + key_len:]), offset
 
 
 def _fsync_dir(path: Path) -> None:

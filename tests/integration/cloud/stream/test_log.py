@@ -120,3 +120,17 @@ def test_the_shard_count_cannot_change(tmp_path: Path) -> None:
     StreamLog(tmp_path / "s", shards=2).open()
     with pytest.raises(ValueError, match="cannot change"):
         StreamLog(tmp_path / "s", shards=3).open()
+
+
+async def test_reads_start_anywhere_in_a_segment_before_and_after_a_restart(tmp_path: Path) -> None:
+    log = StreamLog(tmp_path / "s", shards=1)
+    log.open()
+    for i in range(300):
+        await log.put("a", b"%d" % i, key=f"k{i}")
+    for after in (0, 63, 64, 65, 150, 299):
+        assert [r.seq for r in await log.read(0, after_seq=after, limit=10)] == list(range(after + 1, min(after + 11, 301)))
+    log.close()
+    again = StreamLog(tmp_path / "s", shards=1)
+    again.open()
+    assert [r.data for r in await again.read(0, after_seq=199, limit=3)] == [b"199", b"200", b"201"]
+    again.close()
