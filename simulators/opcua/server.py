@@ -1,7 +1,8 @@
 """``OpcUaSimulator``: a real asyncua server exposing a signal model as an OPC-UA address space.
 
 Node tree: ``Objects/2:Station/2:<Field>`` for station signals and ``Objects/2:Station/2:Pump<i>/
-2:<Field>`` for each pump, with string node ids ``ns=2;s=<Group>.<Field>`` (``ns=2;s=Pump3.Flow``).
+2:<Field>`` for each pump (``Objects/2:Reefer/2:<Field>`` for a reefer), with string node ids
+``ns=2;s=<Group>.<Field>`` (``ns=2;s=Pump3.Flow``).
 Values are written every ``update_interval`` seconds, only when they change, with source time:
 exactly what a data-change subscription reports.
 """
@@ -33,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 Security = Literal["none", "sign", "signandencrypt"]
 NAMESPACE = "urn:edgeferry:simulator"
+ROOT_OBJECT = {"pump-station": "Station", "reefer": "Reefer"}
+"""The object under Objects that holds a profile's own signals and its other groups (pumps)."""
 _VARIANT = {"analog": ua.VariantType.Double, "counter": ua.VariantType.Int64,
             "state": ua.VariantType.Boolean, "text": ua.VariantType.String}
 _POLICIES: dict[Security, list[ua.SecurityPolicyType]] = {
@@ -180,14 +183,14 @@ class OpcUaSimulator:
         self.server_certificate = files.certificate
 
     async def _add_nodes(self, server: Server, ns: int) -> None:
+        root = ROOT_OBJECT.get(self.profile, "Station")
         objects = server.nodes.objects
-        station = await objects.add_object(_node_id("Station", ns), ua.QualifiedName("Station", ns))
-        groups = {"Station": station}
+        groups = {root: await objects.add_object(_node_id(root, ns), ua.QualifiedName(root, ns))}
         initial = self.model.sample(time.time())
         for spec in self.model.signals:
             parent = groups.get(spec.group)
             if parent is None:
-                parent = await station.add_object(_node_id(spec.group, ns), ua.QualifiedName(spec.group, ns))
+                parent = await groups[root].add_object(_node_id(spec.group, ns), ua.QualifiedName(spec.group, ns))
                 groups[spec.group] = parent
             value = ua.Variant(_coerce(spec, initial[spec.key]), _VARIANT[spec.kind])
             node = await parent.add_variable(_node_id(spec.key, ns), ua.QualifiedName(spec.field, ns), value)
