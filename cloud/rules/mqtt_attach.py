@@ -7,7 +7,11 @@ the lowest matching identifier is processed, so every message runs through the r
 Messages are handed from awscrt's thread to ``workers`` asyncio workers chosen by topic, so the
 messages of one topic (one device) are processed one at a time in arrival order while different
 devices' messages overlap their disk and network waits.
-The broker's PUBACK means the runner received the message, as with IoT Core's rules engine.
+
+A QoS 1 message is acknowledged (PUBACK, under manual acknowledgement control) only once it has
+run through the rules, so with the persistent session the broker redelivers whatever a crash or
+a stop left unprocessed — the sinks being idempotent, nothing is lost and nothing doubled — and
+the broker's in-flight window (``max_inflight_messages``) bounds what waits in the runner.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ BASIC_INGEST_FILTER = "$aws/rules/#"
 SESSION_EXPIRY_S = 7 * 24 * 3600
 T = TypeVar("T")
 Handler = Callable[[str, bytes], Awaitable[Any]]
+_Item = tuple[str, bytes, list[int], Any]
+"""topic, payload, subscription identifiers, PUBACK control handle (None for QoS 0)."""
 
 
 class AttachError(Exception):
@@ -82,8 +88,8 @@ class MqttAttachment:
         self._handler = handler
         self.filters = list(dict.fromkeys([BASIC_INGEST_FILTER, *(f for f in topic_filters if f)]))
         self._loop = asyncio.get_running_loop()
-        self._queues: list[asyncio.Queue[tuple[str, bytes, list[int]] | None]] = [
-            asyncio.Queue() for _ in range(max(1, workers))]
+        self._queues: list[asyncio.Queue[_Item | None]] = [asyncio.Queue() for _ in range(max(1, workers))]
+        self._closing = False
         self._connected = asyncio.Event()
         self._stopped = asyncio.Event()
         self._failure: str | None = None
@@ -126,7 +132,8 @@ class MqttAttachment:
         self._workers = [asyncio.create_task(self._work(queue)) for queue in self._queues]
 
     def _on_connected(self) -> None:
-        """Subscribe on every connection: a clean session has no subscriptions after a reconnect."""
+        """Subscribe on every connection (a rejoined session keeps its subscriptions, a new one has
+        none; subscribing again is harmless)."""
         self._connected.set()
         logger.info("rules_runner_connected", extra={"host": self.settings.host, "port": self.settings.port})
         self._subscribing = asyncio.create_task(self._subscribe())
@@ -153,21 +160,37 @@ class MqttAttachment:
                                                                            "reason": codes})
 
     def _on_publish(self, data: Any) -> None:
+        """On awscrt's thread: take the PUBACK into our hands and queue the message; once stopping,
+        hold it unacknowledged so that the broker delivers it again to the next session."""
         packet = data.publish_packet
-        item = (packet.topic, bytes(packet.payload or b""), list(packet.subscription_identifiers or []))
+        control = data.acquire_publish_acknowledgement_control
+        handle = control() if control is not None else None
+        if self._closing:
+            return
+        item = (packet.topic, bytes(packet.payload or b""), list(packet.subscription_identifiers or []), handle)
         queue = self._queues[zlib.crc32(packet.topic.encode()) % len(self._queues)]
         self._loop.call_soon_threadsafe(queue.put_nowait, item)
 
-    async def _work(self, queue: asyncio.Queue[tuple[str, bytes, list[int]] | None]) -> None:
+    async def _work(self, queue: asyncio.Queue[_Item | None]) -> None:
         while (item := await queue.get()) is not None:
-            topic, payload, identifiers = item
-            if identifiers and min(identifiers) != self._first_match(topic):
-                self.duplicates += 1
-                continue
+            topic, payload, identifiers, handle = item
             try:
-                await self._handler(topic, payload)
+                if identifiers and min(identifiers) != self._first_match(topic):
+                    self.duplicates += 1
+                else:
+                    await self._handler(topic, payload)
             except Exception:
                 logger.exception("rules_runner_message_failed", extra={"topic": topic})
+            finally:
+                self._acknowledge(handle)
+
+    def _acknowledge(self, handle: Any) -> None:
+        if handle is None or self._client is None:
+            return
+        try:
+            self._client.invoke_publish_acknowledgement(handle)
+        except Exception as exc:  # the connection dropped: the broker will deliver it again
+            logger.info("rules_runner_puback_lost", extra={"error": str(exc)})
 
     def _first_match(self, topic: str) -> int | None:
         return next((i for i, f in enumerate(self.filters, start=1) if topic_matches(f, topic)), None)
@@ -185,15 +208,17 @@ class MqttAttachment:
             raise RuntimeError(f"broker refused the publish to {topic}: {puback.reason_code.name}")
 
     async def stop(self) -> None:
-        """Stop receiving, then finish the messages already received."""
-        if self._client is not None:
-            self._client.stop()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), 10)
+        """Finish (and acknowledge) the messages already queued, then disconnect; messages that
+        arrive meanwhile stay unacknowledged for the next session."""
+        self._closing = True
         for queue in self._queues:
             queue.put_nowait(None)
         await asyncio.gather(*self._workers)
         self._workers = []
+        if self._client is not None:
+            self._client.stop()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), 10)
         self._client = None
 
     async def _wait(self, future: Future[T]) -> T:

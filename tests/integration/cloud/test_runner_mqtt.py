@@ -102,3 +102,38 @@ async def test_the_runner_keeps_running_when_an_action_fails(rig: Rig, mqtt_clie
     letters = [json.loads(m) for (m,) in rows]
     assert [len(m["failures"]) for m in letters] == [1, 1]
     assert letters[0]["failures"][0]["failedAction"] == "RepublishAction"
+
+
+async def test_a_message_the_runner_did_not_finish_is_delivered_again(rig: Rig, mqtt_client: MqttClientFactory,
+                                                                      tmp_path: Path) -> None:
+    from cloud.rules.mqtt_attach import MqttAttachment
+
+    device = await mqtt_client(rig.issue_identity("pump-1", tmp_path / "pump-1"))
+    started, never = asyncio.Event(), asyncio.Event()
+
+    async def stuck(topic: str, payload: bytes) -> None:
+        started.set()
+        await never.wait()
+
+    crashed = MqttAttachment(settings(rig), stuck, [])
+    await crashed.start()
+    await device.publish("$aws/rules/telemetry/dt/plant1/pump/pump-1/telemetry", b'{"n":1}')
+    await asyncio.wait_for(started.wait(), WAIT)
+    crashed._client.stop()  # a crash: no PUBACK was sent for the message being processed
+    await asyncio.wait_for(crashed._stopped.wait(), WAIT)
+    for task in crashed._workers:
+        task.cancel()
+    await asyncio.gather(*crashed._workers, return_exceptions=True)
+
+    received: list[tuple[str, bytes]] = []
+
+    async def record(topic: str, payload: bytes) -> None:
+        received.append((topic, payload))
+
+    resumed = MqttAttachment(settings(rig), record, [])
+    await resumed.start()
+    try:
+        await until(lambda: bool(received))
+        assert received == [("$aws/rules/telemetry/dt/plant1/pump/pump-1/telemetry", b'{"n":1}')]
+    finally:
+        await resumed.stop()
