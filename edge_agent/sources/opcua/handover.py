@@ -48,21 +48,29 @@ class ScanQueue:
 
 
 class RepeatFilter:
-    """Drops samples already delivered: per point, one at the same source time with the same value
-    and quality as the last one (a subscription's initial value after the re-read that follows a
-    reconnect), or one older than it. Counted in ``duplicates``."""
+    """Drops samples already delivered, counted in ``duplicates``. Within one session, a sample no
+    newer (source time) than the newest delivered for its point: the initial notification of a
+    new monitored item repeats the re-read. Across sessions, only an exact repeat (time, value,
+    quality) of the last sample delivered: the value did not change while the link was down. A
+    server whose clock went back while it restarted is thus not mistaken for a stream of repeats."""
 
     def __init__(self, counters: Counters) -> None:
         self._last: dict[str, tuple[int, Value | None, Quality]] = {}
+        self._newest: dict[str, int] = {}
         self._counters = counters
+
+    def new_session(self) -> None:
+        self._newest.clear()
 
     def fresh(self, scan: Scan) -> list[Reading]:
         out = []
         for r in scan:
-            last = self._last.get(r.point)
-            if last is not None and (r.t < last[0] or (r.t, r.v, r.q) == last):
+            sample = (r.t, r.v, r.q)
+            newest = self._newest.get(r.point)
+            if (newest is not None and r.t <= newest) or self._last.get(r.point) == sample:
                 self._counters.inc("duplicates")
                 continue
-            self._last[r.point] = (r.t, r.v, r.q)
+            self._last[r.point] = sample
+            self._newest[r.point] = r.t
             out.append(r)
         return out

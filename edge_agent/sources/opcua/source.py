@@ -13,6 +13,10 @@ polled points (cycles that could not run) and ``sampling_interval`` for subscrib
 samples the agent could not receive; an upper bound, since unchanged values are not reported).
 A failed first connection is not an outage: there was no stream to interrupt.
 
+Subscribed points carry the server's source time; polled points the time of the poll (one
+time per cycle). Samples repeated across a reconnect are dropped (see
+:class:`~edge_agent.sources.opcua.handover.RepeatFilter`).
+
 Counters: ``notifications`` (data changes received), ``reads`` (Read service calls),
 ``bad_status`` (readings with a Bad status from the server or an unresolved node),
 ``reconnects``, ``queue_drops`` (readings dropped because ``scans()`` fell ``buffer`` scans
@@ -126,6 +130,7 @@ class OpcUaSource:
             self.counters.inc("reconnects")
         self._connected_before = True
         self._backoff.reset()
+        self._repeats.new_session()
 
     def _on_resumed(self) -> None:
         """Data flows again: close the outage, if any, and count its gaps."""

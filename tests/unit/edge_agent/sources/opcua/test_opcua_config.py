@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from edge_agent.interfaces import Source
 from edge_agent.sources.opcua.config import OpcUaDevice
 from edge_agent.sources.opcua.targets import expand_points
 
@@ -76,5 +77,6 @@ def test_array_points_expand_names_and_addresses() -> None:
 
 def test_build_makes_the_source() -> None:
     source = device().build()
+    assert isinstance(source, Source)
     assert source.name == "booster"
     assert source.counters.snapshot() == {}

@@ -61,16 +61,28 @@ def test_bad_reading() -> None:
     assert (r.t, r.v, r.q, r.code) == (7, None, Quality.BAD, StatusCodes.BadNoMatch)
 
 
-def test_repeat_filter_drops_same_sample_and_older_ones() -> None:
+def test_repeat_filter_within_a_session_drops_samples_no_newer_than_delivered() -> None:
     counters = Counters()
     f = RepeatFilter(counters)
     first = Reading("d", "flow", 100, 1.0)
     assert f.fresh([first]) == [first]
-    assert f.fresh([first, Reading("d", "flow", 99, 5.0)]) == []
+    assert f.fresh([first, Reading("d", "flow", 99, 5.0), Reading("d", "flow", 100, 2.0)]) == []
     newer = Reading("d", "flow", 101, 1.0)
-    same_time_new_value = Reading("d", "flow", 101, 2.0)
-    assert f.fresh([newer, same_time_new_value]) == [newer, same_time_new_value]
+    assert f.fresh([newer]) == [newer]
     assert f.fresh([Reading("d", "other", 1, 1.0)]) == [Reading("d", "other", 1, 1.0)]
+    assert counters.get("duplicates") == 3
+
+
+def test_repeat_filter_across_sessions_drops_only_the_exact_last_sample() -> None:
+    counters = Counters()
+    f = RepeatFilter(counters)
+    last = Reading("d", "flow", 100, 1.0)
+    f.fresh([Reading("d", "flow", 90, 0.5), last])
+    f.new_session()
+    assert f.fresh([last]) == [], "unchanged during the outage: the re-read repeats it"
+    clock_went_back = Reading("d", "flow", 50, 3.0)
+    assert f.fresh([clock_went_back]) == [clock_went_back]
+    assert f.fresh([Reading("d", "flow", 50, 3.0)]) == []
     assert counters.get("duplicates") == 2
 
 
