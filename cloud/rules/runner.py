@@ -170,17 +170,19 @@ class RulesRunner:
         """The rule's failures, or None when it did not fire."""
         name = compiled.spec.name
         try:
-            output = compiled.rule.evaluate(topic, payload, clientid=clientid, timestamp=timestamp)
+            result = compiled.rule.run(topic, payload, clientid=clientid, timestamp=timestamp)
+            output = None if result is None else result.output
         except Exception as exc:
             self.counters["sql_errors"] += 1
             logger.warning("rule_evaluation_failed",
                            extra={"rule": name, "topic": topic, "error": describe(exc)})
             return None
-        if output is None:
+        if result is None or output is None:
             return None
         self.counters["fired"] += 1
         message = ActionMessage(rule=name, topic=topic, payload=payload, output=output, clientid=clientid,
-                                timestamp=timestamp)
+                                timestamp=timestamp, sql_version=compiled.spec.aws_iot_sql_version,
+                                variables=result.variables)
         results = await asyncio.gather(*(self._act(a, message) for a in compiled.actions))
         failures = [f for f in results if f is not None]
         if failures:

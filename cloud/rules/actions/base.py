@@ -12,7 +12,7 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -61,7 +61,8 @@ class ActionMessage:
     """One rule firing: the rule's ``output`` and the message it came from."""
 
     def __init__(self, *, rule: str, topic: str, payload: bytes, output: Any, clientid: str | None = None,
-                 timestamp: int | None = None) -> None:
+                 timestamp: int | None = None, sql_version: str = "2016-03-23",
+                 variables: Mapping[str, Any] | None = None) -> None:
         self.rule = rule
         self.topic = topic
         """As received (a basic-ingest topic keeps its ``$aws/rules/<rule>/`` prefix)."""
@@ -69,6 +70,9 @@ class ActionMessage:
         self.output = output
         self.clientid = clientid
         self.timestamp = timestamp if timestamp is not None else int(time.time() * 1000)
+        self.sql_version = sql_version
+        self.variables = variables
+        """The rule's SET variables, which templates may use."""
 
     def substitute(self, template: str) -> str:
         """Evaluate a ``${...}`` template against the original payload, as AWS does (an alias made
@@ -76,7 +80,7 @@ class ActionMessage:
         if "${" not in template:
             return template
         return substitute(template, self.payload, topic=self.topic, clientid=self.clientid,
-                          timestamp=self.timestamp)
+                          timestamp=self.timestamp, variables=self.variables, sql_version=self.sql_version)
 
     @cached_property
     def data(self) -> bytes:

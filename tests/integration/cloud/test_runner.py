@@ -165,3 +165,12 @@ async def test_an_action_that_hangs_fails_after_the_action_timeout(tmp_path: Pat
         outcome = await asyncio.wait_for(runner.process(INGEST, make_batch().encode()), 30)
     [failure] = outcome.failures["telemetry"]
     assert failure.error_message == "TimeoutError"
+
+
+async def test_action_templates_see_the_rules_set_variables(tmp_path: Path, published: Published) -> None:
+    doc = parse_rules({"dataDir": str(tmp_path / "data"), "rules": [{
+        "name": "vars", "sql": "SET @site = topic(2) SELECT device FROM 'dt/+/+/+/telemetry'",
+        "actions": [{"republish": {"topic": "by-site/${@site}/${topic(4)}"}}]}]})
+    async with RulesRunner(doc, publish=published) as runner:
+        await runner.process("dt/plant7/pump/pump-1/telemetry", make_batch().encode())
+    assert [topic for topic, _, _ in published] == ["by-site/plant7/pump-1"]
