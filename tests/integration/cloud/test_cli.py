@@ -85,7 +85,7 @@ def test_export_aws_writes_one_payload_per_rule(tmp_path: Path) -> None:
                                                       "hot_reefers.json"]
     assert str(out / "hot_reefers.json") in result.stdout
     payload = json.loads((out / "edgeferry_telemetry.json").read_text())
-    assert payload["sql"] == "SELECT * FROM 'dt/+/+/+/telemetry'"
+    assert payload["sql"] == "SELECT * FROM 'dt/+/+/+/telemetry' WHERE device = topic(4)"
 
 
 def test_bad_input_is_one_line_per_problem_and_never_a_traceback(tmp_path: Path) -> None:
