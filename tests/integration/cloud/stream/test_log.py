@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cloud.stream.consumer import StreamConsumer
 from cloud.stream.log import StreamLog, shard_for
@@ -134,3 +136,27 @@ async def test_reads_start_anywhere_in_a_segment_before_and_after_a_restart(tmp_
     again.open()
     assert [r.data for r in await again.read(0, after_seq=199, limit=3)] == [b"199", b"200", b"201"]
     again.close()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(order=st.lists(st.tuples(st.sampled_from(["pump-1", "pump-2", "reefer-1"]), st.integers(1, 8)),
+                      min_size=1, max_size=30),
+       restart_at=st.integers(min_value=0, max_value=30))
+async def test_the_stream_holds_each_batch_once_under_any_redelivery_order(
+        tmp_path_factory: pytest.TempPathFactory, order: list[tuple[str, int]], restart_at: int) -> None:
+    root = tmp_path_factory.mktemp("stream")
+    log = StreamLog(root, shards=3, segment_bytes=200)
+    log.open()
+    for i, (device, seq) in enumerate(order):
+        if i == restart_at:
+            log.close()
+            log = StreamLog(root, shards=3, segment_bytes=200)
+            log.open()
+        await log.put(device, b"%s:%d" % (device.encode(), seq), key=f"{device}/e1/{seq}")
+    held = [r for shard in range(3) for r in await log.read(shard, limit=1000)]
+    log.close()
+    assert sorted(r.key for r in held) == sorted({f"{d}/e1/{s}" for d, s in order})
+    first_seen = list(dict.fromkeys(f"{d}/e1/{s}" for d, s in order))
+    for device in ("pump-1", "pump-2", "reefer-1"):
+        mine = [r.key for r in sorted(held, key=lambda r: r.seq) if r.partition_key == device]
+        assert mine == [k for k in first_seen if k.startswith(device + "/")], "one device: arrival order"
