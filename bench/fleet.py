@@ -6,8 +6,8 @@ rig) runs on the same machine. One run measures, side by side:
 
 1. start: identities issued, spools opened and connections made at a paced rate;
 2. steady state: readings every 30 s, 5-minute raw bundles, alarms at once: CPU (cores) and RSS
-   of the simulator, CPU per trailer, the broker's CPU apart, delivery latency (batch end to the
-   cloud ledger) and how late the fleet clock ran;
+   of the simulator, CPU per trailer, the broker's CPU apart, each batch's age when the cloud
+   ledger got it (arrival minus its newest reading) and how late the fleet clock ran;
 3. a storm: the broker stops for a while and comes back; how long until every trailer is
    connected again, reconnects per second, and the spool backlog drained;
 4. the ledger: batches generated (from the spool files), received, duplicated, lost.
@@ -97,12 +97,13 @@ def show(config: FleetConfig, report: FleetReport, broker: BrokerMeter) -> None:
         ("RSS per trailer (KB)", f"{steady.get('rss_kb_per_trailer', 0):.0f}"),
         ("worst fleet-clock lateness (s)", f"{steady.get('worst_scan_lateness', 0):.3f}"),
         ("batches/s acknowledged", f"{steady.get('batches_per_s', 0):.1f}"),
-        ("delivery latency p50 / p99 / max (s)",
-         f"{data['latency']['p50_s']} / {data['latency']['p99_s']} / {data['latency']['max_s']}"),
+        *[(f"age at arrival p50 / p99 / max (s), {phase}", f"{a['p50_s']} / {a['p99_s']} / {a['max_s']}")
+          for phase, a in data["age_at_arrival"].items()],
         ("storm: all back after (s)", str(storm.get("all_back_after"))),
         ("storm: half back after (s)", str(storm.get("half_back_after"))),
         ("storm: backlog drained after (s)", str(storm.get("drained_after"))),
         ("storm: peak reconnects/s", str(max(storm.get("reconnects_per_second") or [0]))),
+        ("storm: outage steps (s)", " ".join(f"{k}={v:g}" for k, v in (storm.get("outage") or {}).items())),
         ("connect failures (all phases)", str(data["connections"]["connect_failures"])),
         ("batches generated / received", f"{batches['generated']} / {batches['received']}"),
         ("duplicated / lost / pending", f"{batches['duplicated']} / {batches['lost']} / {batches['pending']}"),
@@ -125,7 +126,7 @@ def main() -> None:
     logging.basicConfig(level=logging.ERROR)  # a storm makes every trailer warn once
     if args.quick:
         defaults: dict[str, Any] = {"trailers": 1000, "report_every": 5.0, "batch_every": 30.0,
-                                    "duration": 60.0, "storm": "25s:5s"}
+                                    "duration": 90.0, "storm": "20s:5s"}
     else:
         defaults = {"trailers": 8000, "report_every": 30.0, "batch_every": 300.0, "duration": 420.0,
                     "storm": "5m30s:20s"}

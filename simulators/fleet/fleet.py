@@ -134,7 +134,7 @@ class Fleet:
             start = StartReport(identities_s=identities_s, connect_s=all_connected - started,
                                 connected=sum(t.link.connected for t in self.trailers))
             logger.info("fleet_started", extra={"trailers": len(self.trailers), "seconds": start.connect_s})
-            monitor.phase = "run"
+            self._phase("run")
             await self._drive(rig, stop, monitor.elapsed())
             drained_s = await self._wind_down(stopping, tasks)
         finally:
@@ -156,6 +156,12 @@ class Fleet:
                                  baseline_rss_mb=baseline_rss_mb)
 
     # -- parts --------------------------------------------------------------------------------
+
+    def _phase(self, name: str) -> None:
+        """Label what follows in the samples and the ledger's arrival ages."""
+        self.ledger.phase = name
+        if self.monitor is not None:
+            self.monitor.phase = name
 
     async def _attach(self, rig: Rig) -> None:
         self._attachment = self.ledger.attachment(rig)
@@ -230,20 +236,20 @@ class Fleet:
             lambda: [certificate_serial(t.link.sink.identity.cert_path) for t in self.trailers])
         await asyncio.sleep(max(0.0, began + storm.at - self.monitor.elapsed()))
         logger.info("fleet_storm", extra={"down": storm.down})
-        self.monitor.phase = "storm"
-        await broker_outage(rig, DeviceHold(rig, serials), storm.down, self._detach,
-                            lambda: self._attach(rig))
-        self.recovery = Recovery(returned_at=self.monitor.elapsed())
+        self._phase("storm")
+        outage = await broker_outage(rig, DeviceHold(rig, serials), storm.down, self._detach,
+                                     lambda: self._attach(rig))
+        self.recovery = Recovery(returned_at=self.monitor.elapsed(), outage=outage)
         await watch_recovery(self.trailers, self.recovery, self.monitor.elapsed,
                              within=self.config.drain_within)
-        self.monitor.phase = "run"
+        self._phase("run")
 
     async def _wind_down(self, stopping: asyncio.Event, tasks: list[asyncio.Task[None]]) -> float | None:
         """Stop the controllers, let the spools drain, stop the agents (each flushes its last
         bundle and sends it), and wait until the ledger has every batch. Returns how long the
         final drain took, or None if it did not finish within ``drain_within``."""
         assert self.monitor is not None
-        self.monitor.phase = "end"
+        self._phase("end")
         began = self.monitor.elapsed()
         stopping.set()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -30,13 +30,16 @@ class DeviceTally:
 
 @dataclass(slots=True)
 class Ledger:
-    """Counts batches by key; ``latencies`` holds arrival minus batch end (seconds), for sampling."""
+    """Counts batches by key. ``ages`` holds, per run phase, each batch's age at arrival (arrival
+    minus the batch's ``end``, its newest reading): at most the report interval plus the delivery
+    time when the fleet keeps up."""
 
     devices: dict[str, DeviceTally] = field(default_factory=lambda: defaultdict(DeviceTally))
     received: int = 0
     duplicates: int = 0
     malformed: int = 0
-    latencies: list[float] = field(default_factory=list)
+    ages: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    phase: str = "start"
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def count(self, topic: str, payload: bytes) -> None:
@@ -58,7 +61,7 @@ class Ledger:
             return
         seqs.add(seq)
         self.received += 1
-        self.latencies.append(arrived - end / 1000)
+        self.ages[self.phase].append(arrived - end / 1000)
         self._arrived.set()
 
     async def wait_for(self, count: int, within: float) -> bool:

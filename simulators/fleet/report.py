@@ -78,7 +78,8 @@ class FleetReport:
     config: dict[str, Any]
     start: StartReport
     batches: FleetAccount
-    latency: dict[str, float | None]
+    age_at_arrival: dict[str, dict[str, float | None]]
+    """Per run phase: how old batches were when the ledger got them (arrival minus batch end)."""
     steady: SteadyState | None
     storm: dict[str, Any] | None
     dead_zones: dict[str, int]
@@ -93,8 +94,9 @@ class FleetReport:
               baseline_rss_mb: float = 0.0) -> FleetReport:
         return cls(
             config=json.loads(config.model_dump_json()), start=start, batches=batches,
-            latency={"p50_s": _percentile(ledger.latencies, 0.5), "p99_s": _percentile(ledger.latencies, 0.99),
-                     "max_s": _percentile(ledger.latencies, 1.0)},
+            age_at_arrival={phase: {"p50_s": _percentile(ages, 0.5), "p99_s": _percentile(ages, 0.99),
+                                    "max_s": _percentile(ages, 1.0), "batches": len(ages)}
+                            for phase, ages in ledger.ages.items()},
             steady=steady_state(samples, config.trailers, baseline_rss_mb),
             storm=None if recovery is None else recovery.to_json(),
             dead_zones={"zones": sum(1 for e in events if not e.online),
@@ -118,7 +120,7 @@ class FleetReport:
             "batches": {"generated": b.generated, "received": b.received, "duplicated": b.duplicates,
                         "lost": b.lost, "pending": b.pending, "dropped": b.dropped, "rejected": b.rejected,
                         "carried_over": b.carried_over, "trailers_with_loss": b.losing[:20]},
-            "latency": self.latency,
+            "age_at_arrival": self.age_at_arrival,
             "steady": None if self.steady is None else self.steady.to_json(),
             "storm": self.storm, "dead_zones": self.dead_zones, "connections": self.connections,
             "final_drain_s": None if self.final_drain_s is None else round(self.final_drain_s, 2),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,8 @@ class Recovery:
     drained_after: float | None = None
     backlog: int = 0
     """Trailers holding spooled batches when the broker returned."""
+    outage: dict[str, float] = field(default_factory=dict)
+    """Seconds each step of the outage took (stop, detach, down, start, attach, release)."""
 
     @property
     def all_back_after(self) -> float | None:
@@ -80,7 +83,7 @@ class Recovery:
             "all_back_after": _round(self.all_back_after),
             "half_back_after": _round(ordered[len(ordered) // 2] if ordered else None),
             "drained_after": _round(self.drained_after), "backlog_trailers": self.backlog,
-            "reconnects_per_second": _per_second(ordered),
+            "reconnects_per_second": _per_second(ordered), "outage": self.outage,
         }
 
 
@@ -99,17 +102,31 @@ def _per_second(times: list[float]) -> list[int]:
 
 
 async def broker_outage(rig: Rig, hold: DeviceHold, down: float, detach: Callable[[], Awaitable[None]],
-                        attach: Callable[[], Awaitable[None]]) -> None:
+                        attach: Callable[[], Awaitable[None]]) -> dict[str, float]:
     """Stop the broker, wait ``down`` seconds, bring it back with the fleet held out, let the
-    cloud side ``attach`` again, then release the fleet."""
+    cloud side ``attach`` again, then release the fleet. Returns how long each step took (s)."""
+    steps: dict[str, float] = {}
+    clock = time.monotonic
+    began = clock()
+
+    def lap(name: str) -> None:
+        steps[name] = round(clock() - began - sum(steps.values()), 3)
+
     await asyncio.to_thread(rig.stop)
+    lap("stop")
     await detach()
+    lap("detach")
     await asyncio.sleep(down)
+    lap("down")
     await asyncio.to_thread(hold.engage)
     await asyncio.to_thread(rig.start)
+    lap("start")
     await attach()
+    lap("attach")
     await asyncio.to_thread(hold.release)
-    logger.info("fleet_storm_broker_back", extra={"down": down})
+    lap("release")
+    logger.info("fleet_storm_broker_back", extra=steps)
+    return steps
 
 
 async def watch_recovery(trailers: Sequence[Trailer], recovery: Recovery, elapsed: Callable[[], float],

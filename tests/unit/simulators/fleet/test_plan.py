@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+from collections.abc import Callable
 
 import pytest
 from pydantic import ValidationError
@@ -73,17 +75,24 @@ def test_clock_spreads_subscribers_over_slots_and_unsubscribes() -> None:
 async def test_clock_calls_each_subscriber_once_per_period() -> None:
     clock = FleetClock(0.2, resolution=0.05)
     calls: dict[str, list[float]] = {"a": [], "b": []}
-    clock.subscribe(0.0, calls["a"].append)
-    clock.subscribe(0.1, calls["b"].append)
+    enough = asyncio.Event()
+
+    def record(name: str) -> Callable[[float], None]:
+        def on_tick(wall: float) -> None:
+            calls[name].append(wall)
+            if min(len(v) for v in calls.values()) >= 4:
+                enough.set()
+        return on_tick
+
+    clock.subscribe(0.0, record("a"))
+    clock.subscribe(0.1, record("b"))
     task = asyncio.create_task(clock.run())
     try:
-        async with asyncio.timeout(20):
-            while len(calls["a"]) < 4 or len(calls["b"]) < 4:
-                await asyncio.sleep(0.02)
+        await asyncio.wait_for(enough.wait(), 20)
     finally:
         task.cancel()
     a, b = calls["a"], calls["b"]
-    assert [round(y - x, 3) for x, y in zip(a, a[1:], strict=False)][:3] == [0.2, 0.2, 0.2]
+    assert [round(y - x, 3) for x, y in itertools.pairwise(a)][:3] == [0.2, 0.2, 0.2]
     assert round(b[0] - a[0], 3) == 0.1
 
 
