@@ -7,9 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from asyncua import ua
+from asyncua.client.client import Client
+from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 from asyncua.ua.status_codes import StatusCodes
+from asyncua.ua.uaerrors import UaStatusCodeError
 
 from edge_agent.envelope import Quality
+from edge_agent.sources.opcua.connection import certificate_uri
 from edge_agent.sources.opcua.source import OpcUaSource
 from simulators.opcua.certs import make_certificate
 from simulators.opcua.server import OpcUaSimulator, Security
@@ -64,10 +69,13 @@ async def test_user_and_password_accepted(collect: Callable[[OpcUaSource], Colle
     assert all(r.q is Quality.GOOD for r in c.readings)
 
 
-@pytest.mark.parametrize("credentials", [{"username": "operator", "password": "wrong"}, {}])
+@pytest.mark.parametrize(("credentials", "expected"), [
+    ({"username": "operator", "password": "wrong"}, "BadUserAccessDenied"),
+    ({}, "BadIdentityTokenRejected"),  # anonymous, where the server requires a user
+])
 async def test_wrong_password_is_refused_with_a_clear_error(
         collect: Callable[[OpcUaSource], Collector], caplog: pytest.LogCaptureFixture,
-        credentials: dict[str, str]) -> None:
+        credentials: dict[str, str], expected: str) -> None:
     caplog.set_level(logging.INFO, logger="edge_agent.sources.opcua")
     async with OpcUaSimulator(port=free_port(), points=10, users={"operator": "s3cret"}) as sim:
         async with OpcUaSource(device(sim.endpoint, POINTS, **credentials)) as source:
@@ -78,10 +86,27 @@ async def test_wrong_password_is_refused_with_a_clear_error(
     assert refusals[0].levelno == logging.ERROR, "the first refusal is an error line"
     assert all(r.levelno == logging.INFO for r in refusals[1:]), "retries do not repeat the error"
     status = refusals[0].status  # type: ignore[attr-defined]
-    assert status in ("BadUserAccessDenied", "BadIdentityTokenInvalid", "BadIdentityTokenRejected")
-    assert "password" not in refusals[0].reason.lower() or "wrong" not in refusals[0].reason  # type: ignore[attr-defined]
+    assert status == expected
+    assert expected in refusals[0].reason  # type: ignore[attr-defined]
+    assert not any("wrong" in str(vars(r)) for r in caplog.records), "the password is never logged"
     marked = c.readings
     assert {r.point for r in marked} == {"level", "station_name"}, "every point marked bad once"
     assert len(marked) == 2
     assert all(r.q is Quality.BAD and r.code == getattr(StatusCodes, status) for r in marked)
     assert source.counters.get("reconnects") == 0
+
+
+async def test_the_application_uri_must_be_the_certificates(tmp_path: Path) -> None:
+    """OPC-UA Part 4, 5.6.2: the server checks the client's ApplicationUri against its certificate;
+    the source always announces the certificate's URI, so only a hand-made client can get it wrong."""
+    files = make_certificate(tmp_path / "client", "edge-agent", "urn:edgeferry:test:booster")
+    assert certificate_uri(files.certificate) == "urn:edgeferry:test:booster"
+    async with OpcUaSimulator(port=free_port(), points=10, security="sign", cert_dir=tmp_path / "server") as sim:
+        assert sim.server_certificate is not None
+        client = Client(sim.endpoint, timeout=5)
+        client.application_uri = "urn:edgeferry:test:someone-else"
+        await client.set_security(SecurityPolicyBasic256Sha256, str(files.certificate), str(files.private_key),
+                                  server_certificate=str(sim.server_certificate), mode=ua.MessageSecurityMode.Sign)
+        with pytest.raises(UaStatusCodeError) as refused:
+            await client.connect()
+        assert refused.value.code == StatusCodes.BadCertificateUriInvalid
