@@ -129,12 +129,13 @@ class OpcUaSource:
         if self._connected_before:
             self.counters.inc("reconnects")
         self._connected_before = True
-        self._backoff.reset()
         self._repeats.new_session()
 
     def _on_resumed(self) -> None:
-        """Data flows again: close the outage, if any, and count its gaps."""
+        """Data flows again: close the outage, if any, and count its gaps. The backoff starts over
+        only now, so a server that accepts connections but fails every session is not hammered."""
         self._marked_bad = False
+        self._backoff.reset()
         if self._outage_since is None:
             return
         outage = time.monotonic() - self._outage_since
