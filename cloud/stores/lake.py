@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from cloud.stores.filelock import DirectoryLock
 from cloud.stores.partitions import DERIVED_KEYS, ROW_FIELDS, partition_keys_valid, partition_path
 from cloud.stores.records import Record
 from cloud.stores.sql import SqlDatabase, Transaction
@@ -83,13 +84,14 @@ class LakeStore:
         self._columns = [(i, c) for i, c in enumerate(ROW_FIELDS) if c not in self.partition_by]
         self._schema = pa.schema([(c, _ARROW_TYPES[c]) for _, c in self._columns])
         self._db = SqlDatabase(path=root / "_staging.db")
+        self._writer = DirectoryLock(root)
         self._open: dict[str, _OpenFile] = {}
         """Open files by partition; changed only under the staging database's lock, in step with
         its commits."""
 
     def open(self) -> None:
         """Open the staging table, drop unfinished files, and resume the staged rows (blocking)."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        self._writer.acquire()
         self._db.open(SCHEMA)
         for tmp in self.root.rglob(".part-*.tmp"):
             tmp.unlink()
@@ -100,6 +102,7 @@ class LakeStore:
         """Close every open file (blocking); staged rows not yet in a file stay staged."""
         self._db.exclusive(self._flush_all)
         self._db.close()
+        self._writer.release()
 
     async def write(self, record: Record) -> int:
         """Stage a record's rows once; return how many rows were new (0 for a redelivery).

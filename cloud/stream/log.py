@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from cloud.stores.filelock import DirectoryLock
 from cloud.stream.keys import KeyIndex
 
 logger = logging.getLogger(__name__)
@@ -166,6 +167,7 @@ class StreamLog:
         self._shards = [_Shard(i, root / f"shard-{i:04d}") for i in range(shards)]
         self._keys = KeyIndex()
         self._lock = threading.Lock()
+        self._writer = DirectoryLock(root)
         self._appended = asyncio.Event()
 
     @property
@@ -174,8 +176,10 @@ class StreamLog:
 
     def open(self) -> None:
         """Load the segments, cut torn tails, and index the retained message keys (blocking)."""
+        self._writer.acquire()
         existing = sorted(self.root.glob("shard-*"))
         if existing and len(existing) != len(self._shards):
+            self._writer.release()
             raise ValueError(f"{self.root} holds {len(existing)} shards, not {len(self._shards)}: "
                              "the shard count of a stream cannot change")
         with self._lock:
@@ -187,6 +191,7 @@ class StreamLog:
         with self._lock:
             for shard in self._shards:
                 shard.close()
+        self._writer.release()
 
     async def put(self, partition_key: str, data: bytes, *, key: str) -> StreamRecord | None:
         """Append one record and return it once it is on disk; None if ``key`` is already in the

@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cloud.stores.filelock import StoreInUse
 from cloud.stores.lake import LakeStore
 from cloud.stores.records import Record, to_record
 from tests.unit.cloud.batches import make_batch
@@ -53,7 +55,8 @@ async def test_staged_rows_survive_a_crash_and_are_not_doubled(tmp_path: Path) -
     lake.open()
     await lake.write(_record(1))
     await lake.write(_record(2))
-    # crash: the open file is never closed, the process state is lost
+    # crash: the open file is never closed, the process state is lost, its lock dies with it
+    lake._writer.release()
     survivor = LakeStore(root, partition_by=["date"])
     survivor.open()
     assert await survivor.write(_record(1)) == 0
@@ -71,6 +74,7 @@ async def test_a_crash_after_the_rename_does_not_write_rows_twice(tmp_path: Path
     lake._db.transact = lambda work: 0  # type: ignore[method-assign]
     lake._flush_all()  # the rename happens, the staging clean-up is lost
     assert staged == [(1,)], "one chunk: the message's rows in its one partition"
+    lake._writer.release()
     again = LakeStore(root, partition_by=["date"])
     again.open()
     again.close()
@@ -95,6 +99,17 @@ async def test_lake_is_idempotent_under_any_redelivery_order(tmp_path_factory: o
     expected = sorted({k for seq in set(order) for k in
                        ((r.device, r.point, r.t) for r in _record(seq).rows)})
     assert _keys(lake) == expected
+
+
+async def test_a_second_writer_is_refused(tmp_path: Path) -> None:
+    lake = LakeStore(tmp_path / "lake")
+    lake.open()
+    with pytest.raises(StoreInUse, match="open for writing in another process"):
+        LakeStore(tmp_path / "lake").open()
+    lake.close()
+    again = LakeStore(tmp_path / "lake")
+    again.open()
+    again.close()
 
 
 async def test_message_keys_are_forgotten_after_the_key_retention(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cloud.stores.filelock import StoreInUse
 from cloud.stream.consumer import StreamConsumer
 from cloud.stream.log import StreamLog, shard_for
 
@@ -118,10 +119,15 @@ async def test_consumer_iterator_wakes_on_new_records(tmp_path: Path) -> None:
     log.close()
 
 
-def test_the_shard_count_cannot_change(tmp_path: Path) -> None:
-    StreamLog(tmp_path / "s", shards=2).open()
+def test_the_shard_count_cannot_change_and_there_is_one_writer(tmp_path: Path) -> None:
+    log = StreamLog(tmp_path / "s", shards=2)
+    log.open()
+    with pytest.raises(StoreInUse, match="open for writing in another process"):
+        StreamLog(tmp_path / "s", shards=2).open()
+    log.close()
     with pytest.raises(ValueError, match="cannot change"):
         StreamLog(tmp_path / "s", shards=3).open()
+    StreamLog(tmp_path / "s", shards=2).open()
 
 
 async def test_reads_start_anywhere_in_a_segment_before_and_after_a_restart(tmp_path: Path) -> None:
