@@ -156,7 +156,7 @@ class OpcUaSimulator:
     async def _build(self) -> Server:
         server = Server(user_manager=_PasswordUsers(self._users) if self._users else None)
         await server.init()
-        server.set_endpoint(f"opc.tcp://{self.host}:{self.port}/edgeferry/")
+        server.set_endpoint(self.endpoint)
         server.set_server_name(f"edgeferry {self.profile} simulator")
         await server.set_application_uri(f"{NAMESPACE}:{self.profile}")
         server.set_security_policy(_POLICIES[self.security])
