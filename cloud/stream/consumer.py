@@ -3,6 +3,7 @@
 The checkpoint (last processed sequence number per shard) is a small JSON file written to a
 temporary name, fsynced and renamed, so it is either the old or the new one after a crash.
 Delivery is at-least-once: records after the checkpoint come again until it is committed.
+A consumer in another process than the rules runner reads through ``StreamLog(..., readonly=True)``.
 """
 
 from __future__ import annotations

@@ -68,6 +68,12 @@ class _Segment:
         if not self.marks or seq - self.marks[-1][0] >= MARK_EVERY:
             self.marks.append((seq, offset))
 
+    def remember(self, seq: int, offset: int) -> None:
+        """Where record ``seq`` starts, learnt by a reader (so that the next read starts there)."""
+        i = bisect.bisect_left(self.marks, (seq, -1))
+        if i == len(self.marks) or self.marks[i][0] != seq:
+            self.marks.insert(i, (seq, offset))
+
     def offset_for(self, seq: int) -> int:
         """A file offset at or before the record ``seq``."""
         i = bisect.bisect_right(self.marks, (seq, 2**63)) - 1
@@ -126,6 +132,12 @@ class _Shard:
         self.segments.append(_Segment(self.last_seq + 1, path))
         _fsync_dir(self.directory)
 
+    def refresh(self) -> None:
+        """For a reader in another process than the writer: pick up new and expired segments."""
+        known = {segment.path: segment for segment in self.segments}
+        paths = sorted(self.directory.glob(f"*{_SEGMENT_SUFFIX}"))
+        self.segments = [known.get(p) or _Segment(int(p.stem), p) for p in paths]
+
     def read(self, after_seq: int, limit: int) -> list[StreamRecord]:
         out: list[StreamRecord] = []
         start = 0
@@ -133,11 +145,20 @@ class _Shard:
             if segment.first_seq <= after_seq + 1:
                 start = i
         for segment in self.segments[start:]:
-            for record, _ in _scan(self.index, segment.path, segment.offset_for(after_seq + 1)):
-                if record.seq > after_seq:
-                    out.append(record)
-                    if len(out) >= limit:
-                        return out
+            reached: tuple[int, int] | None = None
+            try:
+                for record, end in _scan(self.index, segment.path, segment.offset_for(after_seq + 1)):
+                    if record.seq > after_seq:
+                        out.append(record)
+                        reached = (record.seq + 1, end)
+                        if len(out) >= limit:
+                            break
+            except FileNotFoundError:  # expired by the writer meanwhile
+                continue
+            if reached is not None:
+                segment.remember(*reached)
+            if len(out) >= limit:
+                break
         return out
 
     def expire(self, horizon: float) -> list[_Segment]:
@@ -158,7 +179,7 @@ class StreamLog:
     """A named stream of ``shards`` shards under ``root``; an async facade over blocking files."""
 
     def __init__(self, root: Path, *, shards: int = 4, retention: float = 86_400.0,
-                 segment_bytes: int = 64 * 1024**2) -> None:
+                 segment_bytes: int = 64 * 1024**2, readonly: bool = False) -> None:
         if shards < 1:
             raise ValueError("a stream needs at least one shard")
         self.root = root
@@ -168,6 +189,8 @@ class StreamLog:
         self._keys = KeyIndex()
         self._lock = threading.Lock()
         self._writer = DirectoryLock(root)
+        self.readonly = readonly
+        """A reader (consumers in another process): no lock, no appends, no repairs."""
         self._appended = asyncio.Event()
 
     @property
@@ -175,13 +198,19 @@ class StreamLog:
         return len(self._shards)
 
     def open(self) -> None:
-        """Load the segments, cut torn tails, and index the retained message keys (blocking)."""
-        self._writer.acquire()
+        """Load the segments, cut torn tails, and index the retained message keys (blocking). A
+        reader only lists the segments; it never writes."""
         existing = sorted(self.root.glob("shard-*"))
         if existing and len(existing) != len(self._shards):
-            self._writer.release()
             raise ValueError(f"{self.root} holds {len(existing)} shards, not {len(self._shards)}: "
                              "the shard count of a stream cannot change")
+        if self.readonly:
+            if not existing:
+                raise FileNotFoundError(f"no stream at {self.root}")
+            for shard in self._shards:
+                shard.refresh()
+            return
+        self._writer.acquire()
         with self._lock:
             for shard in self._shards:
                 shard.load(self._keys)
@@ -201,6 +230,8 @@ class StreamLog:
         return result
 
     def _put(self, partition_key: str, data: bytes, key: str) -> StreamRecord | None:
+        if self.readonly:
+            raise PermissionError(f"stream {self.root} is open read-only")
         with self._lock:
             if key in self._keys:
                 return None
@@ -218,6 +249,8 @@ class StreamLog:
 
     def _read(self, shard: int, after_seq: int, limit: int) -> list[StreamRecord]:
         with self._lock:
+            if self.readonly:
+                self._shards[shard].refresh()
             return self._shards[shard].read(after_seq, limit)
 
     async def wait_for_append(self, within: float) -> bool:
@@ -230,7 +263,9 @@ class StreamLog:
         return True
 
     async def expire(self) -> int:
-        """Apply the retention; return how many segments were deleted."""
+        """Apply the retention; return how many segments were deleted (a reader deletes none)."""
+        if self.readonly:
+            return 0
         return await asyncio.to_thread(self._locked_expire)
 
     def _locked_expire(self) -> int:

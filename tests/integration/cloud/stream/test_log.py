@@ -166,3 +166,25 @@ async def test_the_stream_holds_each_batch_once_under_any_redelivery_order(
     for device in ("pump-1", "pump-2", "reefer-1"):
         mine = [r.key for r in sorted(held, key=lambda r: r.seq) if r.partition_key == device]
         assert mine == [k for k in first_seen if k.startswith(device + "/")], "one device: arrival order"
+
+
+async def test_a_consumer_in_another_process_reads_while_the_writer_appends(tmp_path: Path) -> None:
+    writer = StreamLog(tmp_path / "s", shards=2, segment_bytes=300)
+    writer.open()
+    for i in range(10):
+        await writer.put(f"d{i % 3}", b"%d" % i, key=f"k{i}")
+    reader = StreamLog(tmp_path / "s", shards=2, readonly=True)  # stands for another process
+    reader.open()
+    consumer = StreamConsumer(reader, "processor")
+    first = await consumer.poll(limit=100)
+    assert sorted(r.data for r in first) == sorted(b"%d" % i for i in range(10))
+    await consumer.commit(first)
+    for i in range(10, 25):
+        await writer.put(f"d{i % 3}", b"%d" % i, key=f"k{i}")
+    second = await consumer.poll(limit=100)
+    assert sorted(int(r.data) for r in second) == list(range(10, 25)), "new records and new segments"
+    with pytest.raises(PermissionError):
+        await reader.put("x", b"x", key="nope")
+    writer.close()
+    with pytest.raises(FileNotFoundError):
+        StreamLog(tmp_path / "none", shards=2, readonly=True).open()
