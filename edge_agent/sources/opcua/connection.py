@@ -54,10 +54,13 @@ def certificate_uri(path: Path) -> str:
     try:
         cert = (x509.load_pem_x509_certificate(data) if data.lstrip().startswith(b"-----")
                 else x509.load_der_x509_certificate(data))
+    except ValueError:
+        raise EdgeferryError(f"{path} is not a PEM or DER certificate") from None
+    try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-    except (ValueError, x509.ExtensionNotFound) as exc:
-        raise EdgeferryError(f"certificate {path} has no subjectAltName: {exc}") from None
-    uris = san.value.get_values_for_type(x509.UniformResourceIdentifier)
+        uris = san.value.get_values_for_type(x509.UniformResourceIdentifier)
+    except x509.ExtensionNotFound:
+        uris = []
     if not uris:
         raise EdgeferryError(f"certificate {path} has no URI in its subjectAltName (the application URI)")
     return uris[0]

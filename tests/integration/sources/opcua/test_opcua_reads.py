@@ -122,3 +122,20 @@ async def test_a_consumer_that_falls_behind_costs_counted_drops_not_memory(
         held = [await anext(scans) for _ in range(3)]
     assert all(held)
     assert source.counters.get("notifications") > 3
+
+
+async def test_a_poll_split_for_a_small_max_nodes_per_read(
+        simulator: OpcUaSimulator, collect: Callable[[OpcUaSource], Collector]) -> None:
+    names = ["Flow", "Pressure", "Current", "Speed", "RunHours"]
+    config = device(simulator.endpoint, [
+        {"name": f"pump1_{n.lower()}", "node": f"ns=2;s=Pump1.{n}", "sampling": "poll"} for n in names
+    ], max_nodes_per_read=2)
+    async with OpcUaSource(config) as source:
+        c = collect(source)
+        await c.wait_for(lambda: len(c.scans) >= 3)
+    await c.stop()
+    cycles = c.scans[:3]
+    assert all([r.point for r in scan] == [f"pump1_{n.lower()}" for n in names] for scan in cycles)
+    assert all(r.q is Quality.GOOD for scan in cycles for r in scan)
+    assert source.counters.get("reads") >= 3 * 3, "five nodes, at most two a Read: three Reads a cycle"
+    assert source.counters.get("reads") % 3 == 0

@@ -14,6 +14,7 @@ from asyncua.ua.status_codes import StatusCodes
 from asyncua.ua.uaerrors import UaStatusCodeError
 
 from edge_agent.envelope import Quality
+from edge_agent.errors import EdgeferryError
 from edge_agent.sources.opcua.connection import certificate_uri
 from edge_agent.sources.opcua.source import OpcUaSource
 from simulators.opcua.certs import make_certificate
@@ -110,3 +111,11 @@ async def test_the_application_uri_must_be_the_certificates(tmp_path: Path) -> N
         with pytest.raises(UaStatusCodeError) as refused:
             await client.connect()
         assert refused.value.code == StatusCodes.BadCertificateUriInvalid
+
+
+def test_certificate_problems_are_one_clear_line(tmp_path: Path) -> None:
+    with pytest.raises(EdgeferryError, match="cannot read certificate"):
+        certificate_uri(tmp_path / "missing.der")
+    (tmp_path / "junk.der").write_bytes(b"not a certificate")
+    with pytest.raises(EdgeferryError, match="is not a PEM or DER certificate"):
+        certificate_uri(tmp_path / "junk.der")
