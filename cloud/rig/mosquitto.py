@@ -21,6 +21,11 @@ from pathlib import Path
 
 from cloud.rig.errors import RigError
 
+QUEUE_BOUND = 10_000_000
+"""Messages queued per persistent session: effectively unbounded. Not 0 ("no limit"): with
+``max_queued_messages 0`` mosquitto 2.0.11 drops the connection of a client whose publish the ACL
+denies instead of answering PUBACK 0x87 (tests/integration/rig/test_attacks.py catches it)."""
+
 SEARCH_PATH = ("/usr/sbin", "/usr/local/sbin", "/opt/homebrew/sbin", "/usr/local/opt/mosquitto/sbin")
 
 
@@ -102,4 +107,4 @@ class BrokerSettings:
             return ["persistence false"]
         return ["persistence true", f"persistence_location {self.persistence_dir}/",
                 f"autosave_interval {self.autosave_interval}",
-                "max_queued_messages 0", "max_queued_bytes 0"]
+                f"max_queued_messages {QUEUE_BOUND}", "max_queued_bytes 0"]

@@ -55,7 +55,7 @@ def test_ca_is_made_once_and_reused(rig: Rig) -> None:
 def test_broker_runs_with_the_settings_that_matter_at_scale(rig: Rig) -> None:
     config = rig.config_path.read_text().splitlines()
     for line in ("require_certificate true", "use_identity_as_username true", "allow_anonymous false",
-                 "max_connections -1", "persistence false", "connection_messages false",
+                 "max_connections -1", "connection_messages false",
                  "max_inflight_messages 100", f"listener {rig.port} 127.0.0.1"):
         assert line in config
     limits = Path(f"/proc/{rig.status()['pid']}/limits").read_text().splitlines()
