@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -34,8 +35,10 @@ from rich.console import Console
 from rich.table import Table
 
 from edge_agent.units import parse_duration
-from simulators.fleet import Fleet, FleetConfig, FleetReport, Storm
+from simulators.fleet import Fleet, FleetConfig, Storm
+from simulators.fleet.limits import processes_needed
 from simulators.fleet.monitor import FleetSample
+from simulators.fleet.shards import ShardedFleet
 
 
 class BrokerMeter:
@@ -66,7 +69,8 @@ class BrokerMeter:
         return sum(values) / (len(values) * interval) if values else None
 
 
-def run(config: FleetConfig) -> tuple[FleetReport, BrokerMeter]:
+def run(config: FleetConfig) -> tuple[dict[str, Any], BrokerMeter]:
+    """The report (report.json's content) and the broker's CPU."""
     broker = BrokerMeter(config.rig_dir)
 
     def on_sample(sample: FleetSample) -> None:
@@ -75,14 +79,16 @@ def run(config: FleetConfig) -> tuple[FleetReport, BrokerMeter]:
               f"spooled={sample.spooled:5d} acked={sample.acked:7d} received={sample.received:7d} "
               f"cpu={sample.cpu:4.2f} rss={sample.rss_mb:6.0f}MB", flush=True)
 
-    return asyncio.run(Fleet(config, on_sample=on_sample).run()), broker
+    if config.processes > 1:
+        return asyncio.run(ShardedFleet(config, on_sample=on_sample).run()), broker
+    return asyncio.run(Fleet(config, on_sample=on_sample).run()).to_json(), broker
 
 
-def show(config: FleetConfig, report: FleetReport, broker: BrokerMeter) -> None:
-    data: dict[str, Any] = report.to_json()
+def show(config: FleetConfig, data: dict[str, Any], broker: BrokerMeter) -> None:
     steady, storm, batches = data["steady"] or {}, data["storm"] or {}, data["batches"]
-    table = Table(title=f"fleet: {config.trailers} reefer trailers, readings every {config.report_every:g} s, "
-                        f"bundles every {config.batch_every:g} s, {os.cpu_count()} CPUs (shared, noisy)")
+    table = Table(title=f"fleet: {config.trailers} reefer trailers in {config.processes} process(es), readings "
+                        f"every {config.report_every:g} s, bundles every {config.batch_every:g} s, "
+                        f"{os.cpu_count()} CPUs (shared, noisy)")
     table.add_column("figure")
     table.add_column("value", justify="right")
     broker_cores = broker.cores("run", config.sample_every)
@@ -112,7 +118,7 @@ def show(config: FleetConfig, report: FleetReport, broker: BrokerMeter) -> None:
     for name, value in rows:
         table.add_row(name, value)
     Console(width=140).print(table)
-    print("ok" if report.ok else "NOT OK: something was lost, pending, or did not come back")
+    print("ok" if data["ok"] else "NOT OK: something was lost, pending, or did not come back")
 
 
 def main() -> None:
@@ -120,8 +126,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1,000 trailers, compressed time, one minute")
     parser.add_argument("--trailers", type=int, default=None)
     parser.add_argument("--duration", default=None, help="run proper after all are connected (default 7m)")
-    parser.add_argument("--storm", default=None, help="AT:DOWN after all are connected (default 5m30s:20s)")
-    parser.add_argument("--dir", type=Path, default=None, help="keep the run directory here")
+    parser.add_argument("--storm", default=None, help="AT:DOWN after all are connected (default 330s:20s)")
+    parser.add_argument("--dir", type=Path, default=None, help="keep the run directory (report.json, plots) under this one")
+    parser.add_argument("--processes", type=int, default=None,
+                        help="simulator processes (default: as few as the open-file limit allows)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)  # a storm makes every trailer warn once
     if args.quick:
@@ -129,17 +137,21 @@ def main() -> None:
                                     "duration": 90.0, "storm": "20s:5s"}
     else:
         defaults = {"trailers": 8000, "report_every": 30.0, "batch_every": 300.0, "duration": 420.0,
-                    "storm": "5m30s:20s"}
+                    "storm": "330s:20s"}
     trailers = args.trailers or defaults["trailers"]
     duration = parse_duration(args.duration) if args.duration else defaults["duration"]
     storm = Storm.parse(args.storm or defaults["storm"])
-    with tempfile.TemporaryDirectory(prefix="bench-fleet-", dir=args.dir) as tmp:
+    keep = contextlib.nullcontext(tempfile.mkdtemp(prefix="bench-fleet-", dir=args.dir)) if args.dir else None
+    with keep or tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:
         config = FleetConfig(trailers=trailers, directory=Path(tmp), report_every=defaults["report_every"],
                              batch_every=defaults["batch_every"], duration=duration, storm=storm,
-                             drain_within=180.0, dashboard=False)
-        report, broker = run(config)
-        report.write(Path(tmp))
-        show(config, report, broker)
+                             drain_within=180.0, dashboard=False,
+                             processes=args.processes or processes_needed(trailers))
+        data, broker = run(config)
+        (Path(tmp) / "report.json").write_text(json.dumps(data, indent=1) + "\n")
+        show(config, data, broker)
+        if args.dir:
+            print(f"run directory: {tmp}")
 
 
 if __name__ == "__main__":

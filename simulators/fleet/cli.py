@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -47,7 +48,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="SQLite threads shared by all spools (default 16)")
     parser.add_argument("--drain-within", default="2m", help="how long the final drain may take (default 2m)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--processes", type=int, default=1,
+                        help="spread the trailers over this many processes (open-file limit, cores)")
     parser.add_argument("--no-dashboard", action="store_true", help="print one status line per sample instead")
+    # one shard of a --processes run, driven over stdin/stdout by the process that started it
+    parser.add_argument("--controlled", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--fleet-size", type=int, default=None, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
 
@@ -67,7 +74,8 @@ def fleet_config(args: argparse.Namespace) -> Any:
             "connect_jitter": parse_duration(args.connect_jitter),
             "reconnect_max": parse_duration(args.reconnect_max), "max_in_flight": args.max_in_flight,
             "spool_workers": args.spool_workers, "drain_within": parse_duration(args.drain_within),
-            "seed": args.seed, "dashboard": not args.no_dashboard,
+            "seed": args.seed, "dashboard": not args.no_dashboard, "processes": args.processes,
+            "first": args.first, "fleet_size": args.fleet_size,
         }
         return FleetConfig.model_validate(document)
     except ValidationError as exc:
@@ -79,37 +87,70 @@ def fleet_config(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     config = fleet_config(args)
     config.directory.mkdir(parents=True, exist_ok=True)
+    if args.controlled:
+        _log_to_file(config.directory / f"fleet-{config.first:05d}.log")
+        return asyncio.run(_run_shard(config))
     _log_to_file(config.directory / "fleet.log")
-    report = asyncio.run(_run(config))
-    path = report.write(config.directory)
     from simulators.fleet.plots import write_plots
 
-    plots = write_plots(config.directory, report.samples, report.storm)
-    summary = report.to_json()
-    summary.pop("timeline")
-    summary.pop("config")
+    summary, samples = asyncio.run(_run(config))
+    path = config.directory / "report.json"
+    path.write_text(json.dumps(summary, indent=1) + "\n")
+    plots = write_plots(config.directory, samples, summary["storm"])
+    for bulky in ("timeline", "config"):
+        summary.pop(bulky)
     print(json.dumps(summary, indent=1))
     print(plots if isinstance(plots, str) else "plots: " + ", ".join(str(p) for p in plots))
     print(f"report: {path}")
-    return 0 if report.ok else EXIT_LOSS
+    return 0 if summary["ok"] else EXIT_LOSS
 
 
-async def _run(config: Any) -> Any:
-    from simulators.fleet.dashboard import Dashboard
-    from simulators.fleet.fleet import Fleet
-    from simulators.fleet.monitor import FleetSample
-
+def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    if not config.dashboard:
-        def line(s: FleetSample) -> None:
-            print(json.dumps(s.to_json()), flush=True)
+    return stop
 
-        return await Fleet(config, on_sample=line).run(stop)
-    with Dashboard(config.trailers) as dashboard:
-        return await Fleet(config, on_sample=dashboard.show).run(stop)
+
+async def _run(config: Any) -> tuple[dict[str, Any], Any]:
+    """The report (as written to report.json) and the samples of the run."""
+    from simulators.fleet.dashboard import Dashboard
+    from simulators.fleet.fleet import Fleet
+    from simulators.fleet.monitor import FleetSample
+    from simulators.fleet.shards import ShardedFleet
+
+    stop = _stop_on_signals()
+
+    def line(s: FleetSample) -> None:
+        print(json.dumps(s.to_json()), flush=True)
+
+    with contextlib.ExitStack() as stack:
+        show = stack.enter_context(Dashboard(config.trailers)).show if config.dashboard else line
+        if config.processes > 1:
+            sharded = ShardedFleet(config, on_sample=show)
+            return await sharded.run(stop), sharded.samples
+        report = await Fleet(config, on_sample=show).run(stop)
+        return report.to_json(), report.samples
+
+
+async def _run_shard(config: Any) -> int:
+    """One shard of a --processes run: samples and the final report path go out on stdout."""
+    from simulators.fleet.control import Control
+    from simulators.fleet.fleet import Fleet
+    from simulators.fleet.monitor import FleetSample
+
+    control = Control()
+    await control.open()
+
+    def line(s: FleetSample) -> None:
+        control.send(s.to_json())
+
+    report = await Fleet(config, on_sample=line, control=control).run(_stop_on_signals())
+    path = config.directory / f"shard-{config.first:05d}.json"
+    await asyncio.to_thread(path.write_text, json.dumps(report.to_json()) + "\n")
+    control.send({"final": str(path)})
+    return 0
 
 
 def _log_to_file(path: Path) -> None:

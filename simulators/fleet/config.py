@@ -85,11 +85,21 @@ class FleetConfig(StrictModel):
     drain_within: Duration = Field(default=120.0, gt=0)
     """At the end, how long to wait for every spool to empty and every batch to be counted."""
     dashboard: bool = True
+    processes: int = Field(default=1, ge=1, le=64)
+    """Processes to spread the trailers over (each holds trailers / processes; see ``control``)."""
+    first: int = Field(default=0, ge=0)
+    """Index of this process's first trailer when it runs one shard of a larger fleet."""
+    fleet_size: int | None = None
+    """Trailers in the whole fleet (None: ``trailers``); scan phases spread over all of them."""
 
     @property
     def time_scale(self) -> float:
         """How much faster than the wall clock the reefer models live (1 at 30 s reports)."""
         return max(1.0, MODEL_REPORT_EVERY / self.report_every)
+
+    @property
+    def size(self) -> int:
+        return self.fleet_size or self.trailers
 
     @property
     def rig_dir(self) -> Path:

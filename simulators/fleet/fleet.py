@@ -23,13 +23,13 @@ import psutil
 from cloud.rig import Rig
 from cloud.rules.mqtt_attach import MqttAttachment
 from edge_agent.errors import EdgeferryError
-from edge_agent.identity import Identity
 from edge_agent.publish.config import MqttPublishConfig
 from simulators.fleet.accounting import FleetAccount, account
 from simulators.fleet.clock import FleetClock
 from simulators.fleet.config import FleetConfig
-from simulators.fleet.identities import bulk_identities, provisioned_identities
-from simulators.fleet.ledger import Ledger
+from simulators.fleet.control import Control
+from simulators.fleet.identities import fleet_identities
+from simulators.fleet.ledger import CLIENT_ID, Ledger
 from simulators.fleet.limits import raise_open_file_limit, trust_only
 from simulators.fleet.monitor import FleetSample, Monitor
 from simulators.fleet.report import FleetReport, StartReport
@@ -51,9 +51,11 @@ SampleHook = Callable[[FleetSample], None]
 class Fleet:
     """Runs ``config`` with :meth:`run`; ``on_sample`` sees each sample (the live dashboard)."""
 
-    def __init__(self, config: FleetConfig, *, on_sample: SampleHook | None = None) -> None:
+    def __init__(self, config: FleetConfig, *, on_sample: SampleHook | None = None,
+                 control: Control | None = None) -> None:
         self.config = config
         self.on_sample = on_sample
+        self.control = control
         self.trailers: list[Trailer] = []
         self.ledger = Ledger()
         self.clock = FleetClock(config.report_every)
@@ -92,19 +94,10 @@ class Fleet:
                                  f"edgeferry cloud up --dir {config.broker_dir})")
         return rig
 
-    async def _identities(self, rig: Rig) -> list[Identity]:
-        config = self.config
-        serials = [f"{n:05d}" for n in range(config.trailers)]
-        directories = [self.trailer_dir / s / "identity" for s in serials]
-        if config.identity == "provision":
-            return await provisioned_identities(rig, serials, directories, config.directory / "claim")
-        things = [f"{config.prefix}-{s}" for s in serials]
-        return await asyncio.to_thread(bulk_identities, rig, things, directories)
-
     async def _run(self, rig: Rig, workers: SpoolWorkers, stop: asyncio.Event) -> FleetReport:
         config = self.config
         setup_started = time.monotonic()
-        identities = await self._identities(rig)
+        identities = await fleet_identities(config, rig, self.trailer_dir)
         identities_s = time.monotonic() - setup_started
         publish = MqttPublishConfig(
             endpoint=rig.host, port=rig.port, max_in_flight=config.max_in_flight,
@@ -115,12 +108,13 @@ class Fleet:
                                    shutdown_grace=config.drain_within, time_scale=config.time_scale)
         template = fleet_agent_config(settings)
         baseline_rss_mb = psutil.Process().memory_info().rss / 2**20
-        rng = random.Random(config.seed)
+        rng = random.Random(config.seed + config.first)
         period = config.report_every
         self.trailers = [
             Trailer(i, identity, identity.cert_path.parent.parent, template, settings, self.clock,
-                    workers.assign(), phase=(i / config.trailers) * period + rng.uniform(0, 0.1 * period))
-            for i, identity in enumerate(identities)]
+                    workers.assign(), phase=(i / config.size) * period + rng.uniform(0, 0.1 * period))
+            for i, identity in enumerate(identities, start=config.first)]
+        self.ledger.only = frozenset(t.thing for t in self.trailers) if config.size > config.trailers else None
         await self._attach(rig)
         monitor = self.monitor = Monitor(self.trailers, self.clock, self.ledger)
         stopping = asyncio.Event()
@@ -135,6 +129,8 @@ class Fleet:
                                 connected=sum(t.link.connected for t in self.trailers))
             logger.info("fleet_started", extra={"trailers": len(self.trailers), "seconds": start.connect_s})
             self._phase("run")
+            if self.control is not None:
+                self.control.send({"ready": True})
             await self._drive(rig, stop, monitor.elapsed())
             drained_s = await self._wind_down(stopping, tasks)
         finally:
@@ -164,7 +160,7 @@ class Fleet:
             self.monitor.phase = name
 
     async def _attach(self, rig: Rig) -> None:
-        self._attachment = self.ledger.attachment(rig)
+        self._attachment = self.ledger.attachment(rig, f"{CLIENT_ID}-{self.config.first}")
         await self._attachment.start()
 
     async def _detach(self) -> None:
@@ -204,9 +200,11 @@ class Fleet:
         until = (duration if duration is not None else 7 * 86400.0) - SETTLE
         if config.dead_zones is not None:
             self.link_events = dead_zone_events(config.dead_zones, len(self.trailers), until,
-                                                seed=config.seed)
+                                                seed=config.seed + config.first)
         jobs = [asyncio.create_task(self._dead_zones(began))]
-        if config.storm is not None:
+        if self.control is not None:
+            jobs.append(asyncio.create_task(self._obey(self.control, rig, stop)))
+        elif config.storm is not None:
             jobs.append(asyncio.create_task(self._storm(rig, began)))
         waiting: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
         if duration is not None:
@@ -240,8 +238,31 @@ class Fleet:
         outage = await broker_outage(rig, DeviceHold(rig, serials), storm.down, self._detach,
                                      lambda: self._attach(rig))
         self.recovery = Recovery(returned_at=self.monitor.elapsed(), outage=outage)
-        await watch_recovery(self.trailers, self.recovery, self.monitor.elapsed,
-                             within=self.config.drain_within)
+        await self._recover(self.recovery)
+
+    async def _obey(self, control: Control, rig: Rig, stop: asyncio.Event) -> None:
+        """Follow the storm of the process that runs the whole fleet (see :mod:`control`)."""
+        assert self.monitor is not None
+        watching: asyncio.Task[None] | None = None
+        try:
+            while (command := await control.command()) != "stop":
+                if command == "storm":
+                    self._phase("storm")
+                    await self._detach()
+                elif command == "attach":
+                    await self._attach(rig)
+                    control.send({"attached": True})
+                elif command == "returned":
+                    self.recovery = Recovery(returned_at=self.monitor.elapsed())
+                    watching = asyncio.create_task(self._recover(self.recovery))
+            stop.set()
+        finally:
+            if watching is not None:
+                watching.cancel()
+
+    async def _recover(self, recovery: Recovery) -> None:
+        assert self.monitor is not None
+        await watch_recovery(self.trailers, recovery, self.monitor.elapsed, within=self.config.drain_within)
         self._phase("run")
 
     async def _wind_down(self, stopping: asyncio.Event, tasks: list[asyncio.Task[None]]) -> float | None:

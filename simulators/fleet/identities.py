@@ -14,6 +14,7 @@ from typing import Literal
 
 from cloud.rig import Rig
 from edge_agent.identity import ClaimConfig, Identity, IdentityConfig
+from simulators.fleet.config import FleetConfig
 
 logger = logging.getLogger(__name__)
 
@@ -59,3 +60,17 @@ async def provisioned_identities(rig: Rig, serials: Sequence[str], directories: 
                 return await ensure_identity(config, service.host, service.port, serial, backoff=backoff)
 
         return list(await asyncio.gather(*(one(s, d) for s, d in zip(serials, directories, strict=True))))
+
+
+async def fleet_identities(config: FleetConfig, rig: Rig, trailer_dir: Path, *, first: int | None = None,
+                           count: int | None = None) -> list[Identity]:
+    """The identities of trailers ``first`` .. ``first + count`` (default: the config's own), each in
+    ``trailer_dir/<serial>/identity``, made as ``config.identity`` says."""
+    first = config.first if first is None else first
+    count = config.trailers if count is None else count
+    serials = [f"{n:05d}" for n in range(first, first + count)]
+    directories = [trailer_dir / s / "identity" for s in serials]
+    if config.identity == "provision":
+        return await provisioned_identities(rig, serials, directories, config.directory / "claim")
+    things = [f"{config.prefix}-{s}" for s in serials]
+    return await asyncio.to_thread(bulk_identities, rig, things, directories)

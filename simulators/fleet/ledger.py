@@ -40,6 +40,8 @@ class Ledger:
     malformed: int = 0
     ages: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     phase: str = "start"
+    only: frozenset[str] | None = None
+    """Count only these devices (a shard of a fleet shares the broker with the other shards)."""
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def count(self, topic: str, payload: bytes) -> None:
@@ -52,6 +54,8 @@ class Ledger:
             device, epoch, seq, end = str(batch["device"]), str(batch["epoch"]), int(batch["seq"]), batch["end"]
         except (ValueError, KeyError, TypeError):
             self.malformed += 1
+            return
+        if self.only is not None and device not in self.only:
             return
         tally = self.devices[device]
         seqs = tally.seqs[epoch]
@@ -77,9 +81,9 @@ class Ledger:
         tally = self.devices.get(device)
         return set() if tally is None else set(tally.seqs.get(epoch, ()))
 
-    def attachment(self, rig: Rig) -> MqttAttachment:
+    def attachment(self, rig: Rig, client_id: str = CLIENT_ID) -> MqttAttachment:
         """A subscriber on ``rig`` feeding this ledger (call ``start()`` / ``stop()`` on it)."""
         identity = rig.cloud_identity
         settings = MqttSettings(rig.host, rig.port, rig.ca_path, identity.cert_path, identity.key_path,
-                                client_id=CLIENT_ID)
+                                client_id=client_id)
         return MqttAttachment(settings, self.count, (), workers=1)

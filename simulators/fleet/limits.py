@@ -22,6 +22,15 @@ def files_needed(trailers: int) -> int:
     return trailers * FILES_PER_TRAILER + FILES_RESERVED
 
 
+def processes_needed(trailers: int) -> int:
+    """How many processes the open-file hard limit calls for (when it cannot be raised)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        return 1
+    per_process = max(1, (hard - FILES_RESERVED) // FILES_PER_TRAILER)
+    return -(-trailers // per_process)
+
+
 def raise_open_file_limit(trailers: int) -> int:
     """Raise the soft RLIMIT_NOFILE to what ``trailers`` need (up to the hard limit, or beyond it
     when the process may); raise :class:`EdgeferryError` when that is not possible. Returns the
