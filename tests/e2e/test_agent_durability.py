@@ -11,12 +11,26 @@ policy, and counts every drop.
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import time
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from cloud.ledger import Produced
 from edge_agent.envelope import TopicScheme
+from edge_agent.spool.sqlite_store import connect_read_only
 from tests.e2e.agent_config import ASSET_TYPE, SITE
-from tests.e2e.agent_ledger import ranges
+from tests.e2e.agent_ledger import CloudLedger, ranges
+from tests.e2e.agent_process import SpoolInspection
 from tests.fixtures.agent import AgentHarness
+
+OUTAGE = 60.0
+"""Seconds the broker is away in the outage test."""
+BACKLOG = 400
+"""Batches spooled before the link comes back in the SIGKILL test (about 4 s of draining)."""
 
 
 def sink_acked(health: dict[str, Any]) -> int:
@@ -49,3 +63,156 @@ async def test_every_batch_arrives_exactly_once_after_deduplication(agent_harnes
     assert final["agent"].get("batches_spooled") == spool.last_seq
     topic = TopicScheme(SITE, ASSET_TYPE, agent.thing, rule="edgeferry_telemetry").telemetry
     assert ledger.topics == {topic}
+
+
+def spool_depth(health: dict[str, Any]) -> int:
+    return int(health.get("spool", {}).get("depth", 0))
+
+
+def lost_to_the_cloud(ledger: CloudLedger, produced: Produced, spool: SpoolInspection,
+                      final: dict[str, Any]) -> str:
+    """Why batches are missing, as far as the two ends can tell."""
+    missing = ledger.missing(produced)
+    acked = int(final.get("sink", {}).get("acked", 0))
+    message = (f"{len(missing)} batches missing ({ranges(missing)}); the agent's sink counted {acked} "
+               f"PUBACKs, its spool holds {spool.depth} and dropped {spool.dropped}")
+    if spool.depth == 0 and spool.dropped == 0:
+        message += (": the broker acknowledged batches the cloud subscriber never got (after a broker "
+                    "restart the rig keeps no sessions and the subscriber's session is clean, so a "
+                    "device that reconnects first publishes into no subscription)")
+    return message
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(420)
+async def test_a_minute_without_broker_is_spooled_then_drained_in_order(agent_harness: AgentHarness) -> None:
+    rig, ledger = agent_harness.rig, agent_harness.ledger
+    agent = agent_harness.agent("reefer-1", points=5, poll_interval="500ms",
+                                batching={"max_readings": 1000, "max_age": "1s"})
+    await agent.start()
+    before = await agent.wait_health(lambda h: sink_acked(h) >= 3, within=90, what="publishing")
+
+    await asyncio.to_thread(rig.stop)
+    down_at = time.monotonic()
+    depths: list[int] = []
+    while time.monotonic() - down_at < OUTAGE:
+        depths.append(spool_depth(agent.health()))
+        await asyncio.sleep(1.0)
+    during = agent.health()
+    await asyncio.to_thread(rig.start)
+
+    # the agent kept polling and spooling while the broker was away
+    assert during["sink"]["state"] != "connected"
+    polled = during["source.plc"]["responses"] - before["source.plc"]["responses"]
+    assert polled >= OUTAGE * 2 * 0.6, f"only {polled} polls answered during the outage"
+    assert depths == sorted(depths), f"nothing drains while the broker is down: {depths}"
+    assert depths[-1] >= OUTAGE * 0.6, f"the spool grew to only {depths[-1]} batches: {depths}"
+
+    await agent.wait_health(lambda h: h["sink"].get("connects", 0) >= 2 and spool_depth(h) == 0,
+                            within=120, what="reconnected and drained")
+    assert await agent.stop() == 0, agent.log_tail()
+    spool = await agent.inspect_spool()
+    final = agent.health()
+    produced = spool.produced(agent.thing)
+    result = await ledger.wait_for(produced, within=60)
+    assert result.missing == 0, lost_to_the_cloud(ledger, produced, spool, final)
+    assert spool.dropped == spool.depth == 0
+    assert ledger.seqs(agent.thing, spool.epoch) == set(range(1, spool.last_seq + 1))
+    order = ledger.first_arrival_order(agent.thing, spool.epoch)
+    assert order == sorted(order), "drained oldest first: first copies arrive in seq order"
+    assert ledger.reused_keys() == []
+
+
+def stored_seqs(spool_path: Path) -> set[int]:
+    """Seqs an SQLite spool file holds (read-only: what a crashed agent left behind)."""
+    conn = connect_read_only(spool_path)
+    try:
+        return {seq for (seq,) in conn.execute("SELECT seq FROM batches")}
+    finally:
+        conn.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+async def test_sigkill_while_draining_loses_nothing_and_reuses_no_seq(agent_harness: AgentHarness) -> None:
+    ledger = agent_harness.ledger
+    link = agent_harness.link()
+    agent = agent_harness.agent("pump-2", points=20, poll_interval="100ms", via=link,
+                                batching={"max_readings": 4, "max_age": "1s"})
+    await agent.start()
+    await agent.wait_health(lambda h: spool_depth(h) >= BACKLOG, within=120, what=f"{BACKLOG} batches spooled")
+    await link.up()
+    await ledger.wait_count(BACKLOG // 4, within=120)
+    assert await agent.kill() == -signal.SIGKILL
+
+    at_kill = await agent.inspect_spool()
+    left = await asyncio.to_thread(stored_seqs, agent.spool_path)
+    assert at_kill.depth == len(left) > 0, "killed while the backlog was draining"
+    assert len(ledger.first) < at_kill.last_seq
+
+    await agent.start()
+    await agent.wait_health(lambda h: h["spool"].get("last_seq", 0) > at_kill.last_seq and spool_depth(h) == 0,
+                            within=120, what="restarted, new batches made and everything drained")
+    assert await agent.stop() == 0, agent.log_tail()
+    final = await agent.inspect_spool()
+    assert final.epoch == at_kill.epoch, "the spool survived the kill: same epoch"
+    restarted = agent.log_events("agent_started")[-1]
+    assert (restarted["epoch"], restarted["next_seq"]) == (at_kill.epoch, at_kill.last_seq + 1)
+
+    produced = final.produced(agent.thing)
+    result = await ledger.wait_for(produced, within=60)
+    assert result.missing == 0, lost_to_the_cloud(ledger, produced, final, agent.health())
+    assert ledger.seqs(agent.thing, final.epoch) == set(range(1, final.last_seq + 1))
+    assert ledger.reused_keys() == [], "a seq carried two different batches"
+    redelivered = ledger.duplicate_seqs(agent.thing, final.epoch)
+    assert redelivered <= left, (f"only batches still in the spool at the kill may come twice; "
+                                 f"also came twice: {ranges(sorted(redelivered - left))}")
+    assert final.dropped == final.depth == 0
+
+
+@pytest.mark.parametrize("when_full", ["drop_oldest", "reject_new"])
+@pytest.mark.timeout(300)
+async def test_a_full_spool_applies_its_policy_and_counts_every_drop(agent_harness: AgentHarness,
+                                                                     when_full: str) -> None:
+    ledger = agent_harness.ledger
+    link = agent_harness.link()
+    agent = agent_harness.agent(f"pump-{when_full.replace('_', '-')}", points=10, poll_interval="100ms",
+                                via=link, batching={"max_readings": 10, "max_age": "1s"},
+                                spool={"max_bytes": "16KiB", "when_full": when_full})
+    await agent.start()
+
+    def refused(h: dict[str, Any]) -> int:
+        return int(h["spool"].get("dropped", 0)) + int(h["agent"].get("batches_refused_full", 0))
+
+    def made(h: dict[str, Any]) -> int:
+        return int(h["agent"].get("batches_spooled", 0)) + int(h["agent"].get("batches_refused_full", 0))
+
+    full = await agent.wait_health(lambda h: refused(h) >= 30, within=120, what="30 batches over the cap")
+    await link.up()
+    then = made(full) + 10
+    await agent.wait_health(lambda h: h["spool"]["last_acked_seq"] >= then and spool_depth(h) == 0,
+                            within=120, what="drained, then 10 more sent")
+    assert await agent.stop() == 0, agent.log_tail()
+    spool = await agent.inspect_spool()
+    final = agent.health()
+    refused_new = int(final["agent"].get("batches_refused_full", 0))
+    assert made(final) == spool.last_seq, "every seq made was spooled or refused; the last one was spooled"
+
+    # a refused batch is counted by the agent, a dropped one by the spool: both are declared drops
+    produced = Produced(agent.thing, spool.epoch, first=1, last=spool.last_seq,
+                        dropped=spool.dropped + refused_new)
+    result = await ledger.wait_for(produced, within=60)
+    assert result.missing == 0, lost_to_the_cloud(ledger, produced, spool, final)
+    assert result.received + result.dropped == result.produced, "produced == received + dropped"
+    received = ledger.seqs(agent.thing, spool.epoch)
+    not_received = sorted(set(range(1, spool.last_seq + 1)) - received)
+    if when_full == "drop_oldest":
+        assert refused_new == 0
+        assert spool.dropped == final["spool"]["dropped"] >= 30
+        assert not_received == list(range(1, spool.dropped + 1)), "the oldest went first, and only they"
+    else:
+        assert spool.dropped == 0
+        assert refused_new >= 30
+        assert len(not_received) == refused_new, f"every refusal counted; not received: {ranges(not_received)}"
+        assert 1 in received, "reject_new keeps the oldest"
+    assert ledger.reused_keys() == []
