@@ -1,4 +1,9 @@
-"""The live view of a running fleet in the terminal (rich Live)."""
+"""The live view of a running fleet in the terminal (rich Live).
+
+``lost`` while running is the batches the broker acknowledged that the cloud ledger has not
+counted (it hovers near zero while deliveries are in transit); the exact count, from the spool
+files, is in the final report.
+"""
 
 from __future__ import annotations
 
@@ -43,5 +48,5 @@ class Dashboard:
         drained = 100.0 if self._peak_spooled == 0 else 100.0 * (1 - s.spooled / self._peak_spooled)
         table.add_row(f"{s.t:.0f}s", f"{s.connected}", f"{s.offline}", f"{s.spooled}", f"{s.in_flight}",
                       f"{s.acked}", f"{s.connects_per_s:.0f}", f"{drained:.0f}%", f"{s.received}",
-                      f"{s.duplicates}", "at end", f"{s.cpu * 100:.0f}%", f"{s.rss_mb:.0f} MB")
+                      f"{s.duplicates}", f"{max(0, s.acked - s.received - s.duplicates)}", f"{s.cpu * 100:.0f}%", f"{s.rss_mb:.0f} MB")
         return table

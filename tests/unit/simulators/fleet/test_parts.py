@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+
+from rich.console import Console
 
 from edge_agent.envelope import Quality
 from edge_agent.publish.config import MqttPublishConfig
 from simulators.fleet.clock import FleetClock
+from simulators.fleet.dashboard import Dashboard
 from simulators.fleet.ledger import Ledger
 from simulators.fleet.monitor import FleetSample
 from simulators.fleet.report import steady_state
@@ -111,3 +115,13 @@ def test_steady_state_uses_only_the_run_phase() -> None:
     assert steady.rss_kb_per_trailer == 50 * 1024 / 10
     assert steady.worst_scan_lateness == 0.03
     assert steady_state(samples[:2], trailers=10) is None
+
+
+def test_dashboard_shows_the_latest_sample() -> None:
+    console = Console(file=io.StringIO(), width=200, force_terminal=False)
+    with Dashboard(10, console=console) as dashboard:
+        dashboard.show(_sample(3, "run", 20))
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "10 reefer trailers" in text
+    assert "50%" in text
+    assert "100 MB" in text
