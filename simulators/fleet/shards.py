@@ -98,6 +98,9 @@ class ShardedFleet:
         self.samples: list[FleetSample] = []
         self.shards: list[Shard] = []
         self.phase = "start"
+        self._t0 = time.monotonic()
+        """Time zero of the merged timeline."""
+        self.returned_at: float | None = None
 
     async def run(self, stop: asyncio.Event | None = None) -> dict[str, Any]:
         config = self.config
@@ -137,8 +140,8 @@ class ShardedFleet:
                 log.close()
             self.shards.append(Shard(first, count, process))
         listeners = [asyncio.create_task(s.listen()) for s in self.shards]
+        self._t0 = started = time.monotonic()
         sampling = asyncio.create_task(self._sample_forever())
-        started = time.monotonic()
         outage: dict[str, float] = {}
         try:
             await self._until_ready()
@@ -188,12 +191,13 @@ class ShardedFleet:
             await asyncio.gather(*(s.attached.wait() for s in self.shards))
 
         outage.update(await broker_outage(rig, DeviceHold(rig, serials), storm.down, detach, attach))
+        self.returned_at = time.monotonic() - self._t0
         for shard in self.shards:
             shard.send("returned")
 
     async def _sample_forever(self) -> None:
         me = psutil.Process()
-        started = time.monotonic()
+        started = self._t0
         last_cpu, last_t = sum(me.cpu_times()[:2]), 0.0
         while True:
             await asyncio.sleep(self.config.sample_every)
@@ -217,7 +221,10 @@ class ShardedFleet:
         reports = [json.loads(s.final.read_text()) for s in self.shards if s.final is not None]
         if len(reports) < len(self.shards):
             raise RuntimeError("a fleet shard ended without a report; see the shard-*.log files")
-        return merge_reports(self.config, reports, self.samples, identities_s, connect_s, outage)
+        merged = merge_reports(self.config, reports, self.samples, identities_s, connect_s, outage)
+        if merged["storm"] is not None and self.returned_at is not None:
+            merged["storm"]["returned_at"] = round(self.returned_at, 2)  # on the merged timeline
+        return merged
 
 
 def merge_reports(config: FleetConfig, reports: list[dict[str, Any]], samples: list[FleetSample],
