@@ -159,7 +159,7 @@ class Agent:
         """At shutdown, give the forwarder up to ``grace`` seconds to empty the spool."""
         deadline = time.monotonic() + grace
         # Bounded, shutdown-only wait; the spool offers no "empty" event to wait on.
-        while time.monotonic() < deadline and _stats_dict(self.spool).get("depth", 0) > 0:  # noqa: ASYNC110
+        while time.monotonic() < deadline and _unsent(_stats_dict(self.spool)):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
 
     async def _run_source(self, device: DeviceConfig) -> None:
@@ -261,5 +261,10 @@ def _stats_dict(spool: Spool) -> dict[str, Any]:
         identity = {"epoch": spool.epoch, "last_seq": spool.last_seq}
     except Exception:  # a closed spool has no stats; status must never fail
         return {}
-    return {**identity, **{k: getattr(stats, k) for k in ("depth", "bytes", "oldest_age", "dropped",
-                                                          "last_acked_seq") if hasattr(stats, k)}}
+    return {**identity, **{k: getattr(stats, k) for k in ("depth", "in_flight", "bytes", "oldest_age",
+                                                          "dropped", "last_acked_seq") if hasattr(stats, k)}}
+
+
+def _unsent(stats: dict[str, Any]) -> bool:
+    """Batches still in the spool or taken and not yet acknowledged."""
+    return bool(stats.get("depth", 0) or stats.get("in_flight", 0))

@@ -53,3 +53,6 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     root.setLevel(level)
     for noisy in ("asyncua", "pymodbus"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # asyncua logs a traceback at ERROR whenever a server goes away; the OPC-UA source reports
+    # the loss itself (one line, and bad-quality readings), so keep asyncua's client quiet.
+    logging.getLogger("asyncua.client").setLevel(max(logging.CRITICAL, root.level))

@@ -26,6 +26,9 @@ from edge_agent.errors import EdgeferryError
 from edge_agent.supervisor import Agent
 from edgeferry.agent_cli import sink_factory_for
 from edgeferry.demo import scenario
+from provisioning.service.api import TemplateEntry
+from provisioning.service.service import ProvisioningService
+from provisioning.service.templates import DEFAULT_TEMPLATE_PATH, load_template
 from simulators.modbus.server import ModbusSimulator
 from simulators.opcua.server import OpcUaSimulator
 
@@ -104,12 +107,18 @@ async def run_demo(options: DemoOptions, on_tick: Callable[[DemoState], None]) -
                        for i in range(options.reefers)]
 
         state.phase = "starting the cloud side"
-        rules = load_rules(scenario.EXAMPLES / "rules.yaml")
-        runner = await stack.enter_async_context(RulesRunner(rules, data_dir=options.run_dir / "cloud"))
-        state.runner = runner
         cloud = rig.cloud_identity
-
         arrived = asyncio.Event()
+        attachment: MqttAttachment | None = None
+
+        async def republish(topic: str, payload: bytes, qos: int) -> None:
+            assert attachment is not None
+            await attachment.publish(topic, payload, qos)
+
+        rules = load_rules(scenario.EXAMPLES / "rules.yaml")
+        runner = await stack.enter_async_context(
+            RulesRunner(rules, data_dir=options.run_dir / "cloud", publish=republish))
+        state.runner = runner
 
         async def receive(topic: str, payload: bytes) -> None:
             state.ledger.record(payload)
@@ -122,17 +131,23 @@ async def run_demo(options: DemoOptions, on_tick: Callable[[DemoState], None]) -
         await attachment.start()
         stack.push_async_callback(attachment.stop)
 
-        state.phase = "starting agents"
+        state.phase = "starting fleet provisioning"
+        templates = {scenario.TEMPLATE: TemplateEntry(load_template(DEFAULT_TEMPLATE_PATH, scenario.TEMPLATE))}
+        provisioning = await stack.enter_async_context(ProvisioningService(rig, templates))
+
+        state.phase = "agents provision themselves from claim certificates"
         endpoints = scenario.Endpoints(
             broker_host=rig.host, broker_port=rig.port, ca=rig.ca_path,
+            provisioning_host=provisioning.host, provisioning_port=provisioning.port,
             pump_modbus_port=pump_modbus.port, pump_opcua_endpoint=pump_opcua.endpoint,
             reefer_modbus_ports=tuple(s.port for s in reefer_sims))
         configs = [scenario.pump_station(options.run_dir, endpoints)] + [
             scenario.reefer(options.run_dir, endpoints, i) for i in range(options.reefers)]
         for config in configs:
-            await asyncio.to_thread(rig.issue_identity, config.thing, config.identity.dir)
-            agent = Agent.from_config(config, await sink_factory_for(config))
-            state.agents.append(AgentTrack(agent))
+            claim = scenario.claim_dir(options.run_dir, config.thing)
+            await asyncio.to_thread(provisioning.issue_claim, f"claim-{config.thing}", claim)
+        sink_factories = await asyncio.gather(*(sink_factory_for(c) for c in configs))
+        state.agents = [AgentTrack(Agent.from_config(c, f)) for c, f in zip(configs, sink_factories, strict=True)]
         stop = asyncio.Event()
         running = [asyncio.create_task(t.agent.run(stop), name=t.thing) for t in state.agents]
 
