@@ -12,6 +12,7 @@ policy, and counts every drop.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import signal
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ import pytest
 
 from cloud.ledger import Produced
 from edge_agent.envelope import TopicScheme
+from edge_agent.publish.ratelimit import BURST_SECONDS
 from edge_agent.spool.sqlite_store import connect_read_only
 from tests.e2e.agent_config import ASSET_TYPE, SITE
 from tests.e2e.agent_ledger import CloudLedger, ranges
@@ -31,6 +33,10 @@ OUTAGE = 60.0
 """Seconds the broker is away in the outage test."""
 BACKLOG = 400
 """Batches spooled before the link comes back in the SIGKILL test (about 4 s of draining)."""
+DRAIN_BACKLOG = 3000
+"""Batches waiting when the link returns in the drain-rate test (about 30 s of draining)."""
+RATE_LIMIT = 100.0
+"""The sink's default publishes per second: IoT Core's per-connection limit (limits-iot.md)."""
 
 
 def sink_acked(health: dict[str, Any]) -> int:
@@ -216,3 +222,47 @@ async def test_a_full_spool_applies_its_policy_and_counts_every_drop(agent_harne
         assert len(not_received) == refused_new, f"every refusal counted; not received: {ranges(not_received)}"
         assert 1 in received, "reject_new keeps the oldest"
     assert ledger.reused_keys() == []
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+async def test_a_backlog_drains_at_the_publish_rate_limit_while_readings_keep_coming(
+        agent_harness: AgentHarness) -> None:
+    ledger = agent_harness.ledger
+    link = agent_harness.link()
+    # a day in a dead zone, compressed: one small batch per reading, the link down
+    agent = agent_harness.agent("reefer-2", points=20, poll_interval="100ms", via=link,
+                                batching={"max_readings": 1, "max_age": "1s"}, shutdown_grace="1s")
+    await agent.start()
+    await agent.wait_health(lambda h: spool_depth(h) >= DRAIN_BACKLOG, within=180,
+                            what=f"{DRAIN_BACKLOG} batches spooled")
+    assert await agent.stop() == 0, agent.log_tail()
+    backlog = await agent.inspect_spool()
+    assert backlog.depth == backlog.last_seq >= DRAIN_BACKLOG
+
+    # back in coverage: a quieter live load (10 batches/s) keeps coming while the backlog drains
+    agent.config["devices"] = [agent_harness.device(points=5, poll_interval="500ms")]
+    agent.config["status"]["shutdown_grace"] = "20s"
+    await link.up()
+    await agent.start()
+    await ledger.wait_seqs(agent.thing, backlog.epoch, set(range(1, backlog.last_seq + 1)),
+                           within=DRAIN_BACKLOG / RATE_LIMIT * 3 + 60)
+    during = agent.health()
+
+    arrived = sorted(a.at for a in ledger.first.values() if a.key[2] <= backlog.last_seq)
+    rate = (len(arrived) - 1) / (arrived[-1] - arrived[0])
+    assert rate >= RATE_LIMIT * 0.95, f"drained at {rate:.1f} batches/s, under 95 % of {RATE_LIMIT:g}/s"
+    # the limiter lets a 0.1 s burst through, no more, in any second (a little slack for arrival jitter)
+    peak = max(bisect.bisect_left(arrived, t + 1.0) - i for i, t in enumerate(arrived))
+    assert peak <= RATE_LIMIT * (1 + BURST_SECONDS) * 1.05, f"{peak} batches arrived within one second"
+    assert during["agent"]["batches_spooled"] >= (arrived[-1] - arrived[0]) * 5, "the live load kept coming"
+
+    await agent.wait_health(lambda h: spool_depth(h) == 0, within=60, what="the live batches sent too")
+    assert await agent.stop() == 0, agent.log_tail()
+    final = await agent.inspect_spool()
+    assert final.epoch == backlog.epoch
+    assert final.last_seq > backlog.last_seq
+    result = await ledger.wait_for(final.produced(agent.thing), within=60)
+    assert result.missing == 0, lost_to_the_cloud(ledger, final.produced(agent.thing), final, agent.health())
+    order = ledger.first_arrival_order(agent.thing, final.epoch)
+    assert order == sorted(order), "the backlog went out oldest first, then the live batches"
