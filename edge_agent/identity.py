@@ -14,13 +14,13 @@ Writes are atomic (temp file, fsync, rename), so a crash never leaves half an id
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import Field
 
 from edge_agent.errors import EdgeferryError
+from edge_agent.files import write_atomic
 from edge_agent.sources.points import StrictModel
 
 CERT_FILE = "device.cert.pem"
@@ -80,25 +80,6 @@ class Identity:
     @staticmethod
     def exists(directory: Path) -> bool:
         return (directory / CERT_FILE).exists() and (directory / KEY_FILE).exists()
-
-
-def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` so that readers see the old or the new file, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def store_identity(directory: Path, *, thing_name: str, cert_pem: bytes, key_pem: bytes,

@@ -7,22 +7,6 @@ import time
 from pathlib import Path
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace ``path`` atomically and durably: write a temporary file, fsync, rename, fsync dir."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-
-
 def move_aside(path: Path, companions: tuple[str, ...] = ()) -> Path:
     """Rename an unreadable file to ``<name>.corrupt-<UTC time>`` (and its companion files,
     e.g. SQLite's ``-wal`` and ``-shm``, with the same suffixes); returns the new path."""

@@ -7,8 +7,8 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from edge_agent.files import write_atomic
 from edge_agent.spool.errors import SpoolCorrupt
-from edge_agent.spool.files import atomic_write
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,4 +43,4 @@ def load_position(path: Path) -> StreamPosition | None:
 
 
 def save_position(path: Path, position: StreamPosition) -> None:
-    atomic_write(path, json.dumps(asdict(position), sort_keys=True).encode())
+    write_atomic(path, json.dumps(asdict(position), sort_keys=True).encode())

@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from edge_agent.identity import write_atomic
+from edge_agent.files import write_atomic
 
 TOKEN_LIFETIME = 3600.0
 TOKEN_MARGIN = 300.0
