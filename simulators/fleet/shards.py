@@ -205,6 +205,11 @@ class ShardedFleet:
             if not latest:
                 continue
             t = time.monotonic() - started
+            phases = {x["phase"] for x in latest}
+            if self.phase == "storm" and phases == {"run"}:
+                self.phase = "run"  # every shard has watched its trailers come back
+            elif "end" in phases:
+                self.phase = "end"
             cpu = sum(me.cpu_times()[:2])
             totals = {k: sum(x[k] for x in latest) for k in SUMMED}
             totals["cpu"] += (cpu - last_cpu) / max(1e-6, t - last_t)
