@@ -22,6 +22,7 @@ import pytest
 
 from cloud.ledger import Produced
 from edge_agent.envelope import TopicScheme
+from edge_agent.publish.config import MqttPublishConfig
 from edge_agent.publish.ratelimit import BURST_SECONDS
 from edge_agent.spool.sqlite_store import connect_read_only
 from tests.e2e.agent_config import ASSET_TYPE, SITE
@@ -37,10 +38,39 @@ DRAIN_BACKLOG = 3000
 """Batches waiting when the link returns in the drain-rate test (about 30 s of draining)."""
 RATE_LIMIT = 100.0
 """The sink's default publishes per second: IoT Core's per-connection limit (limits-iot.md)."""
+MAX_IN_FLIGHT = MqttPublishConfig().max_in_flight
 
 
 def sink_acked(health: dict[str, Any]) -> int:
     return int(health.get("sink", {}).get("acked", 0))
+
+
+def spool_depth(health: dict[str, Any]) -> int:
+    return int(health.get("spool", {}).get("depth", 0))
+
+
+def lost_to_the_cloud(ledger: CloudLedger, produced: Produced, spool: SpoolInspection,
+                      final: dict[str, Any], *, broker_restarted: bool = False) -> str:
+    """Why batches are missing, as far as the two ends can tell."""
+    missing = ledger.missing(produced)
+    acked = int(final.get("sink", {}).get("acked", 0))
+    message = (f"{len(missing)} batches missing ({ranges(missing)}); the agent's sink counted {acked} "
+               f"PUBACKs, its spool holds {spool.depth} and dropped {spool.dropped}")
+    if spool.depth == 0 and spool.dropped == 0:
+        message += ": the broker acknowledged batches the cloud subscriber never got"
+        if broker_restarted:
+            message += (" (the rig keeps no sessions across a restart and the subscriber's session is "
+                        "clean, so a device that reconnects first publishes into no subscription)")
+    return message
+
+
+def stored_seqs(spool_path: Path) -> set[int]:
+    """Seqs an SQLite spool file holds (read-only: what a crashed agent left behind)."""
+    conn = connect_read_only(spool_path)
+    try:
+        return {seq for (seq,) in conn.execute("SELECT seq FROM batches")}
+    finally:
+        conn.close()
 
 
 async def test_every_batch_arrives_exactly_once_after_deduplication(agent_harness: AgentHarness) -> None:
@@ -71,24 +101,6 @@ async def test_every_batch_arrives_exactly_once_after_deduplication(agent_harnes
     assert ledger.topics == {topic}
 
 
-def spool_depth(health: dict[str, Any]) -> int:
-    return int(health.get("spool", {}).get("depth", 0))
-
-
-def lost_to_the_cloud(ledger: CloudLedger, produced: Produced, spool: SpoolInspection,
-                      final: dict[str, Any]) -> str:
-    """Why batches are missing, as far as the two ends can tell."""
-    missing = ledger.missing(produced)
-    acked = int(final.get("sink", {}).get("acked", 0))
-    message = (f"{len(missing)} batches missing ({ranges(missing)}); the agent's sink counted {acked} "
-               f"PUBACKs, its spool holds {spool.depth} and dropped {spool.dropped}")
-    if spool.depth == 0 and spool.dropped == 0:
-        message += (": the broker acknowledged batches the cloud subscriber never got (after a broker "
-                    "restart the rig keeps no sessions and the subscriber's session is clean, so a "
-                    "device that reconnects first publishes into no subscription)")
-    return message
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(420)
 async def test_a_minute_without_broker_is_spooled_then_drained_in_order(agent_harness: AgentHarness) -> None:
@@ -111,7 +123,8 @@ async def test_a_minute_without_broker_is_spooled_then_drained_in_order(agent_ha
     assert during["sink"]["state"] != "connected"
     polled = during["source.plc"]["responses"] - before["source.plc"]["responses"]
     assert polled >= OUTAGE * 2 * 0.6, f"only {polled} polls answered during the outage"
-    assert depths == sorted(depths), f"nothing drains while the broker is down: {depths}"
+    settled = depths[2:]  # the health file is up to a second old when the broker stops
+    assert settled == sorted(settled), f"nothing drains while the broker is down: {depths}"
     assert depths[-1] >= OUTAGE * 0.6, f"the spool grew to only {depths[-1]} batches: {depths}"
 
     await agent.wait_health(lambda h: h["sink"].get("connects", 0) >= 2 and spool_depth(h) == 0,
@@ -121,21 +134,12 @@ async def test_a_minute_without_broker_is_spooled_then_drained_in_order(agent_ha
     final = agent.health()
     produced = spool.produced(agent.thing)
     result = await ledger.wait_for(produced, within=60)
-    assert result.missing == 0, lost_to_the_cloud(ledger, produced, spool, final)
+    assert result.missing == 0, lost_to_the_cloud(ledger, produced, spool, final, broker_restarted=True)
     assert spool.dropped == spool.depth == 0
     assert ledger.seqs(agent.thing, spool.epoch) == set(range(1, spool.last_seq + 1))
     order = ledger.first_arrival_order(agent.thing, spool.epoch)
     assert order == sorted(order), "drained oldest first: first copies arrive in seq order"
     assert ledger.reused_keys() == []
-
-
-def stored_seqs(spool_path: Path) -> set[int]:
-    """Seqs an SQLite spool file holds (read-only: what a crashed agent left behind)."""
-    conn = connect_read_only(spool_path)
-    try:
-        return {seq for (seq,) in conn.execute("SELECT seq FROM batches")}
-    finally:
-        conn.close()
 
 
 @pytest.mark.slow
@@ -215,7 +219,9 @@ async def test_a_full_spool_applies_its_policy_and_counts_every_drop(agent_harne
     if when_full == "drop_oldest":
         assert refused_new == 0
         assert spool.dropped == final["spool"]["dropped"] >= 30
-        assert not_received == list(range(1, spool.dropped + 1)), "the oldest went first, and only they"
+        assert len(not_received) == spool.dropped, f"every drop counted; not received: {ranges(not_received)}"
+        spared = [seq for seq in received if seq < not_received[-1]]
+        assert len(spared) <= MAX_IN_FLIGHT, f"the oldest went first (only batches in flight are spared): {spared}"
     else:
         assert spool.dropped == 0
         assert refused_new >= 30
