@@ -11,8 +11,12 @@ reconnect then fails the TLS handshake.
 
 A reload is asynchronous: after SIGHUP the service publishes to a topic that only the new ACL
 allows until the broker accepts it, so when :meth:`BrokerAccess.refresh` returns the rules are in
-force (a device told "registered" can publish at once). Several processes (the service, the
-``revoke`` command) may refresh; a file lock keeps their writes whole.
+force (a device told "registered" can publish at once). Those checks go through one connection
+kept open between refreshes; when the broker drops it (a restart, or a broker that closes the
+connection of a client whose publish it denied, as mosquitto 2.0.11 does with
+``max_queued_messages 0``), the client reconnects and the check goes on until its deadline.
+Several processes (the service, the ``revoke`` command) may refresh; a file lock keeps their
+writes whole.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import secrets
 import time
 from pathlib import Path
 
-from cloud.rig import Rig, TopicGrant
+from cloud.rig import Rig, RigError, TopicGrant
 from cloud.rig.acl import THING_PATTERNS
 from cloud.rig.files import write_private
 from provisioning.errors import ProvisioningUnavailable
@@ -83,7 +87,10 @@ class BrokerAccess:
                             directory / "device.key.pem", self._rig.ca_path, client_id)
 
     async def refresh(self) -> None:
-        """Bring the broker in line with the registry; concurrent callers share one reload."""
+        """Bring the broker in line with the registry; concurrent callers share one reload.
+
+        Raises :class:`ProvisioningUnavailable` when the broker is not running or the new rules
+        were not seen in force within ``BARRIER_TIMEOUT``; a later call tries again."""
         self._requested += 1
         wanted = self._requested
         async with self._lock:
@@ -119,13 +126,17 @@ class BrokerAccess:
             users[PROVISIONER] = [TopicGrant("write", f"edgeferry/acl/{generation}")]
             revoked = [c.serial for c in certificates if c.status in ("REVOKED", "INACTIVE")]
             write_private(self._rig.crl_path, self._rig.ca.revocation_list(revoked), 0o644)
-            self._rig.reload()
+            try:
+                self._rig.reload()
+            except RigError as exc:
+                raise ProvisioningUnavailable(f"broker: {exc}") from None
 
     async def _wait_in_force(self, generation: str) -> None:
+        deadline = time.monotonic() + BARRIER_TIMEOUT
         if self._checker is None:
             self._checker = await self._client(f"{PROVISIONER}-{secrets.token_hex(4)}").__aenter__()
-        deadline = time.monotonic() + BARRIER_TIMEOUT
-        while not await self._checker.publish_allowed(f"edgeferry/acl/{generation}"):
+        topic = f"edgeferry/acl/{generation}"
+        while not await self._checker.publish_allowed(topic, deadline=deadline):
             if time.monotonic() > deadline:
                 raise ProvisioningUnavailable("broker: the reloaded ACL did not come into force")
             await asyncio.sleep(0.005)

@@ -8,6 +8,10 @@ pre-provisioning-hook.md "fails with ACCESS_DENIED"), ``InvalidCSR`` and ``Inval
 and ``InvalidPayload`` (400), ``ResourceNotFound`` (404, no such template),
 ``ResourceAlreadyExists`` (409, OverrideSettings FAIL), ``Throttling`` (429) and
 ``InternalFailure`` (500).
+
+RegisterThing spends the ownership token only once the broker's access rules are in force and the
+device is about to be told so. A request answered ``InternalFailure`` (the broker was restarting,
+say) may be retried with the same token: it completes the same registration.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from provisioning import topics
-from provisioning.errors import ProvisioningRejected
+from provisioning.errors import ProvisioningRejected, ProvisioningUnavailable
 from provisioning.service.authority import DeviceAuthority, DeviceCertificate
 from provisioning.service.hooks import HookDecision, HookRequest, PreProvisioningHook
 from provisioning.service.registry import Registry
@@ -103,10 +107,13 @@ class FleetProvisioningApi:
                                                         "error_code": exc.error_code,
                                                         "status_code": exc.status_code})
             return Reply(topic + topics.REJECTED, exc.payload())
+        except ProvisioningUnavailable as exc:
+            logger.warning("provisioning_failed", extra={"topic": topic, "client_id": caller.client_id,
+                                                         "error": str(exc)})
         except Exception:
             logger.exception("provisioning_failed", extra={"topic": topic, "client_id": caller.client_id})
-            failure = ProvisioningRejected(500, "InternalFailure", "internal failure")
-            return Reply(topic + topics.REJECTED, failure.payload())
+        failure = ProvisioningRejected(500, "InternalFailure", "internal failure")
+        return Reply(topic + topics.REJECTED, failure.payload())
 
     async def _dispatch(self, topic: str, payload: bytes, caller: Caller) -> dict[str, Any]:
         if topic == topics.CREATE_FROM_CSR:
@@ -161,10 +168,16 @@ class FleetProvisioningApi:
             parameters = {**parameters, **decision.parameter_overrides}
         plan = entry.template.evaluate(parameters, certificate.certificate_id)
         thing = plan.registration.thing_name
-        if plan.fail_if_thing_exists and await asyncio.to_thread(self._registry.thing_exists, thing):
+        retried = thing in certificate.things
+        if certificate.things and not retried:
+            raise ProvisioningRejected(409, "ResourceAlreadyExists",
+                                       f"the certificate is being registered to {certificate.things[0]}")
+        if plan.fail_if_thing_exists and not retried \
+                and await asyncio.to_thread(self._registry.thing_exists, thing):
             raise ProvisioningRejected(409, "ResourceAlreadyExists", f"thing {thing} already exists")
         await asyncio.to_thread(self._registry.register, certificate.certificate_id, plan.registration)
         await self._refresh_access()
+        await asyncio.to_thread(self._registry.confirm_registration, certificate.certificate_id)
         logger.info("thing_registered", extra={"thing": thing, "certificate_id": certificate.certificate_id,
                                                "template": name})
         return {"deviceConfiguration": plan.device_configuration, "thingName": thing}

@@ -1,20 +1,31 @@
-"""A short-lived MQTT5 client of the rig's broker, for the provisioning service's own needs:
-checking that a reloaded ACL is in force, and taking over a revoked device's client id."""
+"""An MQTT5 client of the rig's broker, for the provisioning service's own needs: checking that a
+reloaded ACL is in force (kept open across checks), and taking over a revoked device's client id.
+
+awscrt reconnects by itself after a connection loss; an operation submitted while the client is
+offline fails at once (``FAIL_ALL_ON_DISCONNECT``), so nothing stale is sent after a reconnect.
+:meth:`BrokerClient.publish_allowed` therefore waits for the connection to come back and tries
+again, up to its deadline: a dropped connection delays a check, it does not fail it.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import Future
+import logging
+import time
 from pathlib import Path
-from typing import Self, TypeVar
+from typing import Self
 
 from awscrt import mqtt5
+from awscrt.exceptions import AwsCrtError
 from awsiot import mqtt5_client_builder
 
 from provisioning.errors import ProvisioningUnavailable
 
-T = TypeVar("T")
+logger = logging.getLogger(__name__)
+
 TIMEOUT = 15.0
+RETRY_PAUSE = 0.05
+"""After an operation lost to a disconnection: let the client notice before trying again."""
 
 
 class BrokerClient:
@@ -22,24 +33,29 @@ class BrokerClient:
 
     def __init__(self, host: str, port: int, cert: Path, key: Path, ca: Path, client_id: str) -> None:
         self._loop = asyncio.get_running_loop()
-        self._connected = asyncio.Event()
+        self._online = asyncio.Event()
         self._stopped = asyncio.Event()
         self.client_id = client_id
+        self.connections = 0
+        """Connections made so far (more than one: the client reconnected)."""
         self._client = mqtt5_client_builder.mtls_from_path(
             endpoint=host, port=port, cert_filepath=str(cert), pri_key_filepath=str(key),
             ca_filepath=str(ca), client_id=client_id, enable_metrics_collection=False,
             session_behavior=mqtt5.ClientSessionBehaviorType.CLEAN,
             offline_queue_behavior=mqtt5.ClientOperationQueueBehaviorType.FAIL_ALL_ON_DISCONNECT,
             extended_validation_and_flow_control_options=mqtt5.ExtendedValidationAndFlowControlOptions.NONE,
+            retry_jitter_mode=mqtt5.ExponentialBackoffJitterMode.FULL,
             min_reconnect_delay_ms=100, max_reconnect_delay_ms=1000,
-            on_lifecycle_connection_success=lambda _: self._loop.call_soon_threadsafe(self._connected.set),
+            on_lifecycle_connection_success=lambda _: self._loop.call_soon_threadsafe(self._on_online),
+            on_lifecycle_disconnection=lambda data: self._loop.call_soon_threadsafe(
+                self._on_offline, str(data.exception)),
             on_lifecycle_stopped=lambda _: self._loop.call_soon_threadsafe(self._stopped.set),
         )
 
     async def __aenter__(self) -> Self:
         self._client.start()
         try:
-            await asyncio.wait_for(self._connected.wait(), TIMEOUT)
+            await asyncio.wait_for(self._online.wait(), TIMEOUT)
         except TimeoutError:
             await self.__aexit__()
             raise ProvisioningUnavailable(f"broker: {self.client_id} could not connect") from None
@@ -49,13 +65,31 @@ class BrokerClient:
         self._client.stop()
         await asyncio.wait_for(self._stopped.wait(), TIMEOUT)
 
-    async def publish_allowed(self, topic: str) -> bool:
+    def _on_online(self) -> None:
+        self.connections += 1
+        self._online.set()
+
+    def _on_offline(self, error: str) -> None:
+        self._online.clear()
+        logger.info("broker_client_disconnected", extra={"client_id": self.client_id, "error": error})
+
+    async def publish_allowed(self, topic: str, *, deadline: float) -> bool:
         """Publish an empty QoS 1 message; whether the broker accepted it (a PUBACK reason code
-        below 0x80: success, or 0x10 "no matching subscribers")."""
+        below 0x80: success, or 0x10 "no matching subscribers").
+
+        A publish lost to a connection loss is sent again once the client has reconnected; raises
+        :class:`ProvisioningUnavailable` when no PUBACK came by ``deadline`` (``time.monotonic()``)."""
         packet = mqtt5.PublishPacket(topic=topic, payload=b"", qos=mqtt5.QoS.AT_LEAST_ONCE)
-        result = await _wait(self._client.publish(packet))
-        return int(result.puback.reason_code) < 0x80
-
-
-async def _wait(future: Future[T]) -> T:
-    return await asyncio.wait_for(asyncio.wrap_future(future), TIMEOUT)
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                await asyncio.wait_for(self._online.wait(), max(remaining, 0.0))
+                result = await asyncio.wait_for(asyncio.wrap_future(self._client.publish(packet)),
+                                                max(remaining, 0.0))
+            except TimeoutError:
+                raise ProvisioningUnavailable(f"broker: no PUBACK for {self.client_id} in time") from None
+            except AwsCrtError as exc:  # lost to a disconnection: wait for the reconnect
+                logger.info("broker_publish_lost", extra={"client_id": self.client_id, "error": exc.name})
+                await asyncio.sleep(RETRY_PAUSE)
+                continue
+            return int(result.puback.reason_code) < 0x80

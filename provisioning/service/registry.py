@@ -2,7 +2,10 @@
 
 Certificate statuses are IoT Core's: PENDING_ACTIVATION (issued over MQTT, not yet registered),
 ACTIVE, INACTIVE and REVOKED. A pending certificate carries its ownership token, valid one hour
-(fleet-provision-api.md); an unregistered certificate whose token has expired is deleted.
+(fleet-provision-api.md); an unregistered certificate whose token has expired is deleted. The
+token outlives :meth:`Registry.register` until :meth:`Registry.confirm_registration`: a
+RegisterThing that failed after the registry step (its reply never said "accepted") can be
+retried with the same token instead of costing the device a new certificate.
 """
 
 from __future__ import annotations
@@ -131,12 +134,13 @@ class Registry:
                  claim))
 
     def certificate_for_token(self, token: str, now: float | None = None) -> CertificateRecord | None:
-        """The pending certificate this ownership token proves, if the token is known and valid."""
+        """The certificate this ownership token proves, if the token is known and valid: a pending
+        one, or one registered by a RegisterThing not yet confirmed (its ``things`` say where)."""
         at = time.time() if now is None else now
         with self._lock:
             row = self._db.execute(
-                "SELECT id FROM certificates WHERE token = ? AND status = 'PENDING_ACTIVATION' "
-                "AND token_expires_at > ?", (token, at)).fetchone()
+                "SELECT id FROM certificates WHERE token = ? AND token_expires_at > ?",
+                (token, at)).fetchone()
         return self.certificate(row[0]) if row else None
 
     def certificate(self, certificate_id: str) -> CertificateRecord | None:
@@ -189,7 +193,9 @@ class Registry:
     # things -----------------------------------------------------------------------------------
 
     def register(self, certificate_id: str, registration: Registration, now: float | None = None) -> None:
-        """Create or update the thing, attach the certificate and set its status, atomically."""
+        """Create or update the thing, attach the certificate and set its status, atomically;
+        again with the same arguments, the same result. The ownership token stays valid until
+        :meth:`confirm_registration`."""
         created = time.time() if now is None else now
         r = registration
         with self._transaction() as db:
@@ -216,8 +222,13 @@ class Registry:
                        (r.thing_name, certificate_id))
             db.executemany("INSERT OR IGNORE INTO certificate_policies (certificate_id, policy) "
                            "VALUES (?, ?)", [(certificate_id, p) for p in r.policies])
-            db.execute("UPDATE certificates SET status = ?, token = NULL, token_expires_at = NULL "
-                       "WHERE id = ?", (r.certificate_status, certificate_id))
+            db.execute("UPDATE certificates SET status = ? WHERE id = ?", (r.certificate_status, certificate_id))
+
+    def confirm_registration(self, certificate_id: str) -> None:
+        """The device is told its registration succeeded: its ownership token is spent."""
+        with self._transaction() as db:
+            db.execute("UPDATE certificates SET token = NULL, token_expires_at = NULL WHERE id = ?",
+                       (certificate_id,))
 
     def thing_exists(self, name: str) -> bool:
         with self._lock:

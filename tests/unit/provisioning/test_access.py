@@ -21,7 +21,7 @@ def test_active_certificate_gets_its_things_topics_only() -> None:
 
 def test_revoked_and_inactive_are_denied_everything_including_aws_topics() -> None:
     for status in ("REVOKED", "INACTIVE"):
-        assert certificate_grants(record(status)) == list(DENY_ALL)  # type: ignore[arg-type]
+        assert certificate_grants(record(status)) == list(DENY_ALL)
     assert TopicGrant("deny", "$aws/#") in DENY_ALL
 
 

@@ -17,6 +17,7 @@ from cryptography.x509.oid import NameOID
 from cloud.rig import CertificateAuthority
 from provisioning import topics
 from provisioning.device import keys
+from provisioning.errors import ProvisioningUnavailable
 from provisioning.service.api import Caller, FleetProvisioningApi, TemplateEntry
 from provisioning.service.authority import DeviceAuthority
 from provisioning.service.hooks import HookDecision, HookRequest, SerialAllowList
@@ -39,8 +40,9 @@ def memory_ca() -> CertificateAuthority:
 
 class Api:
     def __init__(self, hook: Any = None, rate: float | None = None,
-                 template: ProvisioningTemplate | None = None) -> None:
+                 template: ProvisioningTemplate | None = None, failing_refreshes: int = 0) -> None:
         self.refreshes = 0
+        self.failing_refreshes = failing_refreshes
         self.registry = Registry(Path(":memory:"))
         template = template or load_template(DEFAULT_TEMPLATE_PATH)
         self.api = FleetProvisioningApi(self.registry, DeviceAuthority(memory_ca()),
@@ -49,6 +51,8 @@ class Api:
 
     async def _refresh(self) -> None:
         self.refreshes += 1
+        if self.refreshes <= self.failing_refreshes:
+            raise ProvisioningUnavailable("broker: restarting")
 
     async def call(self, topic: str, payload: Any) -> tuple[str, dict[str, Any]]:
         body = b"" if payload is None else json.dumps(payload).encode()
@@ -161,3 +165,46 @@ async def test_override_fail_refuses_an_existing_thing_with_409() -> None:
     assert first["thingName"] == "gateway-1"
     _, second = await api.call(topic, {**request, "certificateOwnershipToken": await _issue(api)})
     assert (second["statusCode"], second["errorCode"]) == (409, "ResourceAlreadyExists")
+
+
+async def test_register_thing_that_failed_on_the_broker_is_retried_with_the_same_token() -> None:
+    """InternalFailure leaves the token valid: the device's retry completes the same registration,
+    it does not need (and pay for) a new certificate."""
+    api = Api(failing_refreshes=2)
+    token = await _issue(api)
+    topic = topics.register_thing("edgeferry-device")
+    request = {"certificateOwnershipToken": token, "parameters": {"SerialNumber": "7"}}
+    for _ in range(2):
+        _, error = await api.call(topic, request)
+        assert (error["statusCode"], error["errorCode"]) == (500, "InternalFailure")
+    reply_topic, registered = await api.call(topic, request)
+    assert reply_topic == topic + "/accepted"
+    assert registered["thingName"] == "gateway-7"
+    thing = api.registry.thing("gateway-7")
+    assert thing is not None
+    assert [c.status for c in thing.certificates] == ["ACTIVE"]
+    assert len(api.registry.certificates()) == 1
+    _, spent = await api.call(topic, request)
+    assert spent["errorCode"] == "InvalidCertificateOwnershipToken", "accepted once, the token is spent"
+
+
+async def test_retry_after_a_failure_cannot_register_the_certificate_to_another_thing() -> None:
+    api = Api(failing_refreshes=1)
+    token = await _issue(api)
+    topic = topics.register_thing("edgeferry-device")
+    await api.call(topic, {"certificateOwnershipToken": token, "parameters": {"SerialNumber": "7"}})
+    _, error = await api.call(topic, {"certificateOwnershipToken": token, "parameters": {"SerialNumber": "8"}})
+    assert (error["statusCode"], error["errorCode"]) == (409, "ResourceAlreadyExists")
+    assert [t.name for t in api.registry.things()] == ["gateway-7"]
+
+
+async def test_override_fail_lets_the_retry_of_a_failed_registration_through() -> None:
+    document = json.loads(DEFAULT_TEMPLATE_PATH.read_text())
+    document["Resources"]["thing"]["OverrideSettings"] = {"AttributePayload": "FAIL"}
+    api = Api(template=ProvisioningTemplate("edgeferry-device", json.dumps(document)), failing_refreshes=1)
+    request = {"parameters": {"SerialNumber": "1"}, "certificateOwnershipToken": await _issue(api)}
+    topic = topics.register_thing("edgeferry-device")
+    _, failed = await api.call(topic, request)
+    assert failed["errorCode"] == "InternalFailure"
+    _, retried = await api.call(topic, request)
+    assert retried["thingName"] == "gateway-1"

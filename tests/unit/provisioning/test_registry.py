@@ -42,16 +42,37 @@ def test_expired_unregistered_certificates_are_deleted(registry: Registry) -> No
     assert [c.certificate_id for c in registry.certificates()] == [kept]
 
 
-def test_register_attaches_activates_and_spends_the_token(registry: Registry) -> None:
+def test_register_attaches_activates_and_confirming_spends_the_token(registry: Registry) -> None:
     certificate_id = pending(registry, 1)
-    registry.register(certificate_id, Registration("pump-1", {"site": "a"}, groups=("g1",),
-                                                   policies=("p",)), now=T0)
+    registration = Registration("pump-1", {"site": "a"}, groups=("g1",), policies=("p",))
+    registry.register(certificate_id, registration, now=T0)
     thing = registry.thing("pump-1")
     assert thing is not None
     assert thing.attributes == {"site": "a"}
     assert thing.groups == ("g1",)
     assert [(c.certificate_id, c.status, c.things, c.policies) for c in thing.certificates] == [
         (certificate_id, "ACTIVE", ("pump-1",), ("p",))]
+    unconfirmed = registry.certificate_for_token("token-1", now=T0)
+    assert unconfirmed is not None
+    assert unconfirmed.things == ("pump-1",)
+    registry.confirm_registration(certificate_id)
+    assert registry.certificate_for_token("token-1", now=T0) is None
+
+
+def test_registering_again_before_confirmation_changes_nothing(registry: Registry) -> None:
+    certificate_id = pending(registry, 1)
+    registration = Registration("pump-1", {"site": "a"}, groups=("g1",), policies=("p",))
+    registry.register(certificate_id, registration, now=T0)
+    before = registry.thing("pump-1")
+    registry.register(certificate_id, registration, now=T0 + 5)
+    assert registry.thing("pump-1") == before
+    assert len(registry.certificates()) == 1
+
+
+def test_a_revoked_certificate_token_proves_nothing(registry: Registry) -> None:
+    certificate_id = pending(registry, 1)
+    registry.register(certificate_id, Registration("pump-1"), now=T0)
+    registry.set_status(certificate_id, "REVOKED")
     assert registry.certificate_for_token("token-1", now=T0) is None
 
 
