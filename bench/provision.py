@@ -30,7 +30,7 @@ from rich.table import Table
 
 from cloud.rig import Rig
 from edge_agent.identity import ClaimConfig, IdentityConfig
-from provisioning.device import Backoff, ensure_identity
+from provisioning.device import RetryPolicy, ensure_identity
 from provisioning.service.service import issue_claim
 
 
@@ -56,7 +56,7 @@ def _cpu(process: psutil.Process) -> float:
 async def _fleet(count: int, concurrency: int, base: Path, claim: ClaimConfig, host: str, port: int,
                  ca: Path, prefix: str) -> list[float]:
     gate = asyncio.Semaphore(concurrency)
-    backoff = Backoff(attempts=5, initial=0.2, maximum=2.0)
+    retry = RetryPolicy(attempts=5, initial=0.2, maximum=2.0)
 
     async def device(n: int) -> float:
         serial = f"{prefix}{n:05d}"
@@ -64,7 +64,7 @@ async def _fleet(count: int, concurrency: int, base: Path, claim: ClaimConfig, h
             update={"parameters": {"SerialNumber": serial}}))
         async with gate:
             started = time.perf_counter()
-            await ensure_identity(config, host, port, serial, backoff=backoff)
+            await ensure_identity(config, host, port, serial, retry=retry)
             return time.perf_counter() - started
 
     return list(await asyncio.gather(*(device(n) for n in range(count))))

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge_agent.backoff import Backoff
 from edge_agent.errors import EdgeferryError
 from edge_agent.identity import ClaimConfig, Identity, IdentityConfig, store_identity
 from provisioning.device import keys
@@ -21,25 +21,29 @@ from provisioning.device.client import ClaimConnection, IdentityClient, ThingReg
 from provisioning.device.pending import IssuedCertificate, PendingProvisioning
 from provisioning.errors import ProvisioningRejected, ProvisioningUnavailable
 
-__all__ = ["Backoff", "ensure_identity", "provision"]
+__all__ = ["RetryPolicy", "ensure_identity", "provision"]
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class Backoff:
-    """Retries for what retrying can help (throttling, 5xx, timeouts): exponential, full jitter."""
+class RetryPolicy:
+    """How provisioning retries what retrying can help (throttling, 5xx, timeouts): at most
+    ``attempts`` tries, the waits between them drawn by :class:`edge_agent.backoff.Backoff`
+    (exponential from ``initial``, capped at ``maximum``, full jitter). Immutable, so one policy
+    can serve many devices provisioning at once."""
 
     attempts: int = 6
     initial: float = 1.0
     maximum: float = 60.0
 
-    def delay(self, attempt: int) -> float:
-        return random.uniform(0.0, min(self.maximum, self.initial * 2 ** attempt))
+    def backoff(self) -> Backoff:
+        """A fresh backoff for one provisioning (it counts its own attempts)."""
+        return Backoff(base=self.initial, cap=self.maximum)
 
 
 async def ensure_identity(identity_config: IdentityConfig, endpoint: str, port: int, thing_hint: str,
-                          *, backoff: Backoff = Backoff()) -> Identity:
+                          *, retry: RetryPolicy = RetryPolicy()) -> Identity:
     """The device's identity: loaded if the store is complete, else provisioned by claim first.
 
     ``endpoint`` and ``port`` are the broker's; the claim connection goes there too unless the
@@ -54,7 +58,7 @@ async def ensure_identity(identity_config: IdentityConfig, endpoint: str, port: 
                                  "claim is configured to provision one")
         registration = await provision(claim, identity_config.dir, endpoint=claim.endpoint or endpoint,
                                        port=claim.port or port, ca=identity_config.ca, client_id=thing_hint,
-                                       backoff=backoff, broker_endpoint=endpoint)
+                                       retry=retry, broker_endpoint=endpoint)
         if registration.thing_name != thing_hint:
             # the broker will grant this certificate the topics of the registered thing only
             logger.warning("provisioned_thing_differs",
@@ -63,21 +67,24 @@ async def ensure_identity(identity_config: IdentityConfig, endpoint: str, port: 
 
 
 async def provision(claim: ClaimConfig, directory: Path, *, endpoint: str, port: int, ca: Path | None,
-                    client_id: str, backoff: Backoff = Backoff(), answer_within: float = 30.0,
+                    client_id: str, retry: RetryPolicy = RetryPolicy(), answer_within: float = 30.0,
                     broker_endpoint: str | None = None) -> ThingRegistration:
     """Provision by claim into the identity store ``directory``; retry what can be retried.
 
+    A retry keeps the certificate already issued while its ownership token is valid (a
+    RegisterThing answered InternalFailure is retried with the same token).
     ``broker_endpoint`` is recorded in the identity (default: ``endpoint``)."""
     connection = ClaimConnection(endpoint, port, claim.certificate, claim.private_key, ca, client_id,
                                  answer_within)
-    for attempt in range(backoff.attempts):
+    backoff = retry.backoff()
+    for attempt in range(retry.attempts):
         try:
             return await _provision_once(claim, directory, connection, broker_endpoint or endpoint)
         except (ProvisioningRejected, ProvisioningUnavailable) as exc:
             retryable = isinstance(exc, ProvisioningUnavailable) or exc.retryable
-            if not retryable or attempt + 1 == backoff.attempts:
+            if not retryable or attempt + 1 == retry.attempts:
                 raise
-            delay = backoff.delay(attempt)
+            delay = backoff.next()
             logger.warning("provisioning_retry", extra={"client_id": client_id, "attempt": attempt + 1,
                                                         "delay": round(delay, 2), "error": str(exc)})
             await asyncio.sleep(delay)

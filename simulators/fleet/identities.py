@@ -39,14 +39,14 @@ async def provisioned_identities(rig: Rig, serials: Sequence[str], directories: 
     this process for the occasion; devices already provisioned are loaded as they are. The thing
     names come from the template (``reefer-<serial>``); the claim endpoint is the service's own MQTT
     listener, as AWS IoT Core's provisioning API sits on its broker."""
-    from provisioning.device import Backoff, ensure_identity
+    from provisioning.device import RetryPolicy, ensure_identity
     from provisioning.service.api import TemplateEntry
     from provisioning.service.service import ProvisioningService, issue_claim
     from provisioning.service.templates import DEFAULT_TEMPLATE_PATH, load_template
 
     template = load_template(DEFAULT_TEMPLATE_PATH)
     gate = asyncio.Semaphore(PROVISION_CONCURRENCY)
-    backoff = Backoff(attempts=8, initial=0.2, maximum=5.0)
+    retry = RetryPolicy(attempts=8, initial=0.2, maximum=5.0)
     async with ProvisioningService(rig, {template.name: TemplateEntry(template)}) as service:
         if not (claim_dir / "claim.cert.pem").exists():
             await asyncio.to_thread(issue_claim, rig, "fleet-claim", claim_dir)
@@ -57,7 +57,7 @@ async def provisioned_identities(rig: Rig, serials: Sequence[str], directories: 
             config = IdentityConfig(dir=directory, ca=rig.ca_path, claim=claim.model_copy(
                 update={"parameters": {"SerialNumber": serial, "AssetType": ASSET_TYPE}}))
             async with gate:
-                return await ensure_identity(config, service.host, service.port, serial, backoff=backoff)
+                return await ensure_identity(config, service.host, service.port, serial, retry=retry)
 
         return list(await asyncio.gather(*(one(s, d) for s, d in zip(serials, directories, strict=True))))
 

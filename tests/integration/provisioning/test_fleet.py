@@ -13,7 +13,7 @@ import pytest
 from cryptography import x509
 
 from edge_agent.identity import IdentityConfig
-from provisioning.device import Backoff, ensure_identity, keys
+from provisioning.device import RetryPolicy, ensure_identity, keys
 from provisioning.service.service import ProvisioningService
 from tests.integration.provisioning.conftest import REPLY_FILTERS, ClaimConnection, ClaimFactory
 
@@ -32,7 +32,7 @@ async def test_200_devices_provision_concurrently(service: ProvisioningService, 
         config = IdentityConfig(dir=tmp_path / serial, ca=service.rig.ca_path, claim=claim(serial))
         async with gate:
             await ensure_identity(config, service.host, service.port, serial,
-                                  backoff=Backoff(attempts=5, initial=0.2, maximum=2.0))
+                                  retry=RetryPolicy(attempts=5, initial=0.2, maximum=2.0))
         return config.dir
 
     async with ClaimConnection(service, claim("eve"), "eve") as eve:

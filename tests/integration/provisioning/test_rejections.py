@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from edge_agent.identity import IdentityConfig
-from provisioning.device import Backoff, ensure_identity
+from provisioning.device import RetryPolicy, ensure_identity
 from provisioning.device.client import ClaimConnection, IdentityClient
 from provisioning.errors import ProvisioningRejected
 from provisioning.service.api import TemplateEntry
@@ -21,13 +21,13 @@ from provisioning.service.service import ProvisioningService
 from provisioning.service.templates import DEFAULT_TEMPLATE_PATH, load_template
 from tests.integration.provisioning.conftest import GUARDED_TEMPLATE, ClaimFactory
 
-FAST = Backoff(attempts=4, initial=0.05, maximum=0.2)
+FAST = RetryPolicy(attempts=4, initial=0.05, maximum=0.2)
 
 
 async def _provision(service: ProvisioningService, claim: ClaimFactory, directory: Path, serial: str,
                      **options: str) -> None:
     config = IdentityConfig(dir=directory, ca=service.rig.ca_path, claim=claim(serial, **options))
-    await ensure_identity(config, service.host, service.port, serial, backoff=FAST)
+    await ensure_identity(config, service.host, service.port, serial, retry=FAST)
 
 
 async def test_unknown_template_is_refused_once_with_404(
@@ -96,7 +96,7 @@ async def test_throttled_requests_are_retried_with_backoff(service: Provisioning
         config = IdentityConfig(dir=tmp_path / "d", ca=throttled.rig.ca_path, claim=claim("SN-5"))
         started = time.monotonic()
         identity = await ensure_identity(config, throttled.host, throttled.port, "SN-5",
-                                         backoff=Backoff(attempts=8, initial=0.25, maximum=2.0))
+                                         retry=RetryPolicy(attempts=8, initial=0.25, maximum=2.0))
         assert identity.thing_name == "gateway-SN-5"
         assert throttled.endpoint.counters.get("rejected") >= 1
         assert time.monotonic() - started < 30

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from provisioning.device import Backoff
+from provisioning.device import RetryPolicy
 from provisioning.device.pending import TOKEN_LIFETIME, TOKEN_MARGIN, IssuedCertificate
 from provisioning.errors import ProvisioningRejected
 
@@ -21,12 +21,14 @@ def test_only_throttling_and_server_errors_are_retried(status: int, retryable: b
     assert ProvisioningRejected(status, "Code", "m").retryable is retryable
 
 
-def test_backoff_is_full_jitter_under_a_cap() -> None:
-    backoff = Backoff(attempts=10, initial=1.0, maximum=8.0)
-    delays = [backoff.delay(attempt) for attempt in range(10) for _ in range(50)]
+def test_retry_policy_draws_full_jitter_waits_under_its_cap_afresh_for_each_provisioning() -> None:
+    policy = RetryPolicy(attempts=10, initial=1.0, maximum=8.0)
+    first = policy.backoff()
+    assert 0.0 <= first.next() <= 1.0
+    delays = [first.next() for _ in range(500)]
     assert all(0.0 <= d <= 8.0 for d in delays)
-    assert max(backoff.delay(0) for _ in range(200)) <= 1.0
     assert max(delays) > 4.0
+    assert policy.backoff().attempt == 0
 
 
 def test_rejection_message_names_the_aws_error_code() -> None:
