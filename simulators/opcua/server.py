@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import errno
 import logging
 import socket
 import tempfile
@@ -104,11 +105,19 @@ class OpcUaSimulator:
         return {key: node.to_string() for key, node in self._nodes.items()}
 
     async def __aenter__(self) -> Self:
-        if self.port == 0:
-            self.port = _free_port(self.host)
-        self._server = await self._build()
-        await self._publish(force=True)
-        await self.start()
+        auto_port = self.port == 0
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            if auto_port:
+                self.port = _free_port(self.host)
+            self._server = await self._build()
+            await self._publish(force=True)
+            try:
+                await self.start()
+                break
+            except OSError as exc:
+                # Another process took the port between the probe and the bind: pick another.
+                if not auto_port or exc.errno != errno.EADDRINUSE or attempt == PORT_ATTEMPTS:
+                    raise
         self._tasks.append(asyncio.create_task(self._update_forever(), name="opcua-sim-update"))
         for fault in self._faults:
             if isinstance(fault, Restart):
@@ -246,6 +255,9 @@ def _coerce(spec: SignalSpec, value: SignalValue) -> SignalValue:
     if spec.kind == "state":
         return bool(value)
     return str(value)
+
+
+PORT_ATTEMPTS = 5
 
 
 def _free_port(host: str) -> int:

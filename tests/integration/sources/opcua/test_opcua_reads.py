@@ -13,7 +13,7 @@ from edge_agent.envelope import Quality
 from edge_agent.sources.opcua.source import OpcUaSource
 from simulators.opcua.faults import parse_fault
 from simulators.opcua.server import OpcUaSimulator
-from tests.integration.sources.opcua.conftest import Collector, device, free_port
+from tests.integration.sources.opcua.conftest import Collector, device
 
 
 async def test_subscribed_and_polled_points_by_node_id_and_browse_path(
@@ -56,7 +56,7 @@ async def test_bad_status_codes_become_quality_bad_with_the_code(
         collect: Callable[[OpcUaSource], Collector]) -> None:
     faults = [parse_fault("badstatus:Pump1.Flow"), parse_fault("badstatus:Pump2.Flow:UncertainLastUsableValue"),
               parse_fault("badstatus:ns=2;s=Pump1.Speed:BadOutOfService")]
-    async with OpcUaSimulator(port=free_port(), points=30, update_interval=0.2, faults=faults) as sim:
+    async with OpcUaSimulator(port=0, points=30, update_interval=0.2, faults=faults) as sim:
         config = device(sim.endpoint, [
             {"name": "pump1_flow", "node": "ns=2;s=Pump1.Flow"},
             {"name": "pump2_flow", "node": "ns=2;s=Pump2.Flow"},

@@ -34,7 +34,7 @@ def assert_no_repeats(readings: list[Reading]) -> None:
 
 async def test_server_restart_reconnects_resubscribes_and_counts_the_gap(
         collect: Callable[[OpcUaSource], Collector]) -> None:
-    async with OpcUaSimulator(port=free_port(), points=10, update_interval=0.2, seed=5) as sim:
+    async with OpcUaSimulator(port=0, points=10, update_interval=0.2, seed=5) as sim:
         async with OpcUaSource(device(sim.endpoint, SUBSCRIBED + POLLED)) as source:
             c = collect(source)
             await c.wait_for(lambda: len(c.of("level")) >= 3 and len(c.of("station_name")) >= 2)
@@ -70,7 +70,7 @@ async def test_server_restart_reconnects_resubscribes_and_counts_the_gap(
 
 
 async def test_periodic_restart_fault(collect: Callable[[OpcUaSource], Collector]) -> None:
-    async with OpcUaSimulator(port=free_port(), points=10, update_interval=0.2,
+    async with OpcUaSimulator(port=0, points=10, update_interval=0.2,
                               faults=[Restart(every=2.0, down=0.5)]) as sim:
         async with OpcUaSource(device(sim.endpoint, SUBSCRIBED)) as source:
             c = collect(source)

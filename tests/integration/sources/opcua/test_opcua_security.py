@@ -19,7 +19,7 @@ from edge_agent.sources.opcua.connection import certificate_uri
 from edge_agent.sources.opcua.source import OpcUaSource
 from simulators.opcua.certs import make_certificate
 from simulators.opcua.server import OpcUaSimulator, Security
-from tests.integration.sources.opcua.conftest import Collector, device, free_port
+from tests.integration.sources.opcua.conftest import Collector, device
 
 POINTS = [{"name": "level", "node": "ns=2;s=Station.TankLevel"},
           {"name": "station_name", "node": "ns=2;s=Station.Name", "sampling": "poll"}]
@@ -34,7 +34,7 @@ async def test_basic256sha256_with_application_certificate(
         tmp_path: Path, collect: Callable[[OpcUaSource], Collector], sim_security: Security, mode: str,
         pin_server: bool) -> None:
     client = make_certificate(tmp_path / "client", "edge-agent", "urn:edgeferry:test:booster")
-    async with OpcUaSimulator(port=free_port(), points=10, update_interval=0.2, security=sim_security,
+    async with OpcUaSimulator(port=0, points=10, update_interval=0.2, security=sim_security,
                               cert_dir=tmp_path / "server") as sim:
         assert sim.server_certificate is not None
         security = {"policy": "Basic256Sha256", "mode": mode, "certificate": str(client.certificate),
@@ -51,7 +51,7 @@ async def test_basic256sha256_with_application_certificate(
 
 async def test_a_server_requiring_security_refuses_a_client_without(
         tmp_path: Path, collect: Callable[[OpcUaSource], Collector]) -> None:
-    async with OpcUaSimulator(port=free_port(), points=10, security="sign", cert_dir=tmp_path) as sim:
+    async with OpcUaSimulator(port=0, points=10, security="sign", cert_dir=tmp_path) as sim:
         async with OpcUaSource(device(sim.endpoint, POINTS)) as source:
             c = collect(source)
             await c.wait_for(lambda: source.counters.get("connect_errors") >= 1 and bool(c.readings))
@@ -60,7 +60,7 @@ async def test_a_server_requiring_security_refuses_a_client_without(
 
 
 async def test_user_and_password_accepted(collect: Callable[[OpcUaSource], Collector]) -> None:
-    async with OpcUaSimulator(port=free_port(), points=10, update_interval=0.2,
+    async with OpcUaSimulator(port=0, points=10, update_interval=0.2,
                               users={"operator": "s3cret"}) as sim:
         config = device(sim.endpoint, POINTS, username="operator", password="s3cret")
         async with OpcUaSource(config) as source:
@@ -78,7 +78,7 @@ async def test_wrong_password_is_refused_with_a_clear_error(
         collect: Callable[[OpcUaSource], Collector], caplog: pytest.LogCaptureFixture,
         credentials: dict[str, str], expected: str) -> None:
     caplog.set_level(logging.INFO, logger="edge_agent.sources.opcua")
-    async with OpcUaSimulator(port=free_port(), points=10, users={"operator": "s3cret"}) as sim:
+    async with OpcUaSimulator(port=0, points=10, users={"operator": "s3cret"}) as sim:
         async with OpcUaSource(device(sim.endpoint, POINTS, **credentials)) as source:
             c = collect(source)
             await c.wait_for(lambda: source.counters.get("connect_errors") >= 2)
@@ -102,7 +102,7 @@ async def test_the_application_uri_must_be_the_certificates(tmp_path: Path) -> N
     the source always announces the certificate's URI, so only a hand-made client can get it wrong."""
     files = make_certificate(tmp_path / "client", "edge-agent", "urn:edgeferry:test:booster")
     assert certificate_uri(files.certificate) == "urn:edgeferry:test:booster"
-    async with OpcUaSimulator(port=free_port(), points=10, security="sign", cert_dir=tmp_path / "server") as sim:
+    async with OpcUaSimulator(port=0, points=10, security="sign", cert_dir=tmp_path / "server") as sim:
         assert sim.server_certificate is not None
         client = Client(sim.endpoint, timeout=5)
         client.application_uri = "urn:edgeferry:test:someone-else"
