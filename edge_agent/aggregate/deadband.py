@@ -19,7 +19,6 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Mapping
-from dataclasses import replace
 
 from edge_agent.envelope import Reading
 from edge_agent.metrics import Counters
@@ -100,7 +99,7 @@ class DeadbandFilter:
                 continue
             r = state.latest
             if r is state.sent and wall_ms > r.t:
-                r = replace(r, t=wall_ms)
+                r = r._replace(t=wall_ms)
             state.sent = state.latest = r
             state.at = now
             due.append(r)
