@@ -36,8 +36,6 @@ class BrokerClient:
         self._online = asyncio.Event()
         self._stopped = asyncio.Event()
         self.client_id = client_id
-        self.connections = 0
-        """Connections made so far (more than one: the client reconnected)."""
         self._client = mqtt5_client_builder.mtls_from_path(
             endpoint=host, port=port, cert_filepath=str(cert), pri_key_filepath=str(key),
             ca_filepath=str(ca), client_id=client_id, enable_metrics_collection=False,
@@ -46,7 +44,7 @@ class BrokerClient:
             extended_validation_and_flow_control_options=mqtt5.ExtendedValidationAndFlowControlOptions.NONE,
             retry_jitter_mode=mqtt5.ExponentialBackoffJitterMode.FULL,
             min_reconnect_delay_ms=100, max_reconnect_delay_ms=1000,
-            on_lifecycle_connection_success=lambda _: self._loop.call_soon_threadsafe(self._on_online),
+            on_lifecycle_connection_success=lambda _: self._loop.call_soon_threadsafe(self._online.set),
             on_lifecycle_disconnection=lambda data: self._loop.call_soon_threadsafe(
                 self._on_offline, str(data.exception)),
             on_lifecycle_stopped=lambda _: self._loop.call_soon_threadsafe(self._stopped.set),
@@ -65,10 +63,6 @@ class BrokerClient:
         self._client.stop()
         await asyncio.wait_for(self._stopped.wait(), TIMEOUT)
 
-    def _on_online(self) -> None:
-        self.connections += 1
-        self._online.set()
-
     def _on_offline(self, error: str) -> None:
         self._online.clear()
         logger.info("broker_client_disconnected", extra={"client_id": self.client_id, "error": error})
@@ -81,11 +75,10 @@ class BrokerClient:
         :class:`ProvisioningUnavailable` when no PUBACK came by ``deadline`` (``time.monotonic()``)."""
         packet = mqtt5.PublishPacket(topic=topic, payload=b"", qos=mqtt5.QoS.AT_LEAST_ONCE)
         while True:
-            remaining = deadline - time.monotonic()
             try:
-                await asyncio.wait_for(self._online.wait(), max(remaining, 0.0))
+                await asyncio.wait_for(self._online.wait(), _left(deadline))
                 result = await asyncio.wait_for(asyncio.wrap_future(self._client.publish(packet)),
-                                                max(remaining, 0.0))
+                                                _left(deadline))
             except TimeoutError:
                 raise ProvisioningUnavailable(f"broker: no PUBACK for {self.client_id} in time") from None
             except AwsCrtError as exc:  # lost to a disconnection: wait for the reconnect
@@ -93,3 +86,7 @@ class BrokerClient:
                 await asyncio.sleep(RETRY_PAUSE)
                 continue
             return int(result.puback.reason_code) < 0x80
+
+
+def _left(deadline: float) -> float:
+    return max(deadline - time.monotonic(), 0.0)
