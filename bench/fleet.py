@@ -137,7 +137,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1,000 trailers, compressed time, one minute")
     parser.add_argument("--trailers", type=int, default=None)
     parser.add_argument("--duration", default=None, help="run proper after all are connected (default 7m)")
-    parser.add_argument("--storm", default=None, help="AT:DOWN after all are connected (default 330s:20s)")
+    parser.add_argument("--storm", default=None, help="AT:DOWN after all are connected (default 330s:20s), or none")
+    parser.add_argument("--reconnect-max", default="20s", help="MQTT backoff ceiling (default 20s)")
     parser.add_argument("--dir", type=Path, default=None, help="keep the run directory (report.json, plots) under this one")
     parser.add_argument("--processes", type=int, default=None,
                         help="simulator processes (default: as few as the open-file limit allows)")
@@ -151,12 +152,14 @@ def main() -> None:
                     "storm": "330s:20s"}
     trailers = args.trailers or defaults["trailers"]
     duration = parse_duration(args.duration) if args.duration else defaults["duration"]
-    storm = Storm.parse(args.storm or defaults["storm"])
+    storm_arg = args.storm or defaults["storm"]
+    storm = None if storm_arg == "none" else Storm.parse(storm_arg)
     keep = contextlib.nullcontext(tempfile.mkdtemp(prefix="bench-fleet-", dir=args.dir)) if args.dir else None
     with keep or tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:
         config = FleetConfig(trailers=trailers, directory=Path(tmp), report_every=defaults["report_every"],
                              batch_every=defaults["batch_every"], duration=duration, storm=storm,
                              drain_within=180.0, dashboard=False,
+                             reconnect_max=parse_duration(args.reconnect_max),
                              processes=args.processes or processes_needed(trailers))
         data, broker = run(config)
         (Path(tmp) / "report.json").write_text(json.dumps(data, indent=1) + "\n")

@@ -199,6 +199,7 @@ class ShardedFleet:
         me = psutil.Process()
         started = self._t0
         last_cpu, last_t = sum(me.cpu_times()[:2]), 0.0
+        storm_seen = False
         while True:
             await asyncio.sleep(self.config.sample_every)
             latest = [s.latest for s in self.shards if s.latest is not None]
@@ -206,7 +207,8 @@ class ShardedFleet:
                 continue
             t = time.monotonic() - started
             phases = {x["phase"] for x in latest}
-            if self.phase == "storm" and phases == {"run"}:
+            storm_seen = storm_seen or (self.phase == "storm" and "storm" in phases)
+            if storm_seen and self.phase == "storm" and phases == {"run"}:
                 self.phase = "run"  # every shard has watched its trailers come back
             elif "end" in phases:
                 self.phase = "end"
