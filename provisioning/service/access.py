@@ -68,6 +68,8 @@ class BrokerAccess:
         self._lock = asyncio.Lock()
         self._requested = 0
         self._applied = 0
+        self._failed = 0
+        """The last request a failed reload covered: its waiters share the failure."""
         self._checker: BrokerClient | None = None
 
     async def aclose(self) -> None:
@@ -87,7 +89,8 @@ class BrokerAccess:
                             directory / "device.key.pem", self._rig.ca_path, client_id)
 
     async def refresh(self) -> None:
-        """Bring the broker in line with the registry; concurrent callers share one reload.
+        """Bring the broker in line with the registry; concurrent callers share one reload and
+        its outcome.
 
         Raises :class:`ProvisioningUnavailable` when the broker is not running or the new rules
         were not seen in force within ``BARRIER_TIMEOUT``; a later call tries again."""
@@ -96,11 +99,17 @@ class BrokerAccess:
         async with self._lock:
             if self._applied >= wanted:
                 return
+            if self._failed >= wanted:
+                raise ProvisioningUnavailable("broker: the access rules could not be brought in force")
             target = self._requested
             generation = secrets.token_hex(8)
             started = time.perf_counter()
-            await asyncio.to_thread(self._write_and_reload, generation)
-            await self._wait_in_force(generation)
+            try:
+                await asyncio.to_thread(self._write_and_reload, generation)
+                await self._wait_in_force(generation)
+            except ProvisioningUnavailable:
+                self._failed = target
+                raise
             self._applied = target
             logger.info("broker_access_refreshed", extra={
                 "generation": generation, "seconds": round(time.perf_counter() - started, 3)})
