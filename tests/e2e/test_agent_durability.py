@@ -59,8 +59,9 @@ def lost_to_the_cloud(ledger: CloudLedger, produced: Produced, spool: SpoolInspe
     if spool.depth == 0 and spool.dropped == 0:
         message += ": the broker acknowledged batches the cloud subscriber never got"
         if broker_restarted:
-            message += (" (the rig keeps no sessions across a restart and the subscriber's session is "
-                        "clean, so a device that reconnects first publishes into no subscription)")
+            message += (" (a device may reconnect and publish before the cloud subscriber is back: only "
+                        "the subscriber's persistent session, kept by the rig across the restart, "
+                        "holds those batches for it)")
     return message
 
 
