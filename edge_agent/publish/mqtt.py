@@ -123,8 +123,8 @@ class MqttSink:
     # ConnectionEvents (called on the event loop) ----------------------------------------------
 
     def on_connected(self) -> None:
-        if self._closing:
-            return
+        if self._closing or self._state is ConnectionState.WAITING:
+            return  # a connection the client made on its own before the jittered restart stops it
         self.counters.inc("connects")
         self._set_state(ConnectionState.CONNECTED)
         self._connected.set()

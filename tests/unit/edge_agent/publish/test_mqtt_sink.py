@@ -188,6 +188,15 @@ async def test_connection_loss_stops_then_reconnects_after_jitter() -> None:
     assert transport.stops == 2
 
 
+async def test_connection_reported_while_holding_off_is_ignored() -> None:
+    sink, _ = make_sink(connect_jitter=5.0)
+    async with sink:
+        assert sink.state is ConnectionState.WAITING
+        sink.on_connected()
+        assert not sink.connected
+        assert sink.counters.get("connects") == 0
+
+
 async def test_no_reconnect_once_closing() -> None:
     sink, transports = make_sink()
     async with sink:
