@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from cloud.rig import CLOUD_USER, Rig, RigError, TopicGrant
+from cloud.rig.mosquitto import find_mosquitto
 from edgeferry.cli import main
 from tests.fixtures.broker import MqttClientFactory, MqttTestClient
 
@@ -125,3 +126,12 @@ def test_cli_up_status_issue_cert_down(tmp_path: Path, capsys: pytest.CaptureFix
         assert main(["cloud", "down", "--dir", str(directory)]) == 0
     assert main(["cloud", "status", "--dir", str(directory)]) == 3
     assert not Rig(directory).is_running()
+
+
+def test_missing_mosquitto_is_one_clear_line_when_it_cannot_be_installed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("cloud.rig.mosquitto.shutil.which", lambda *_a, **_k: None)
+    monkeypatch.setattr("cloud.rig.mosquitto.os.geteuid", lambda: 1000)
+    with pytest.raises(RigError, match="mosquitto not found") as error:
+        find_mosquitto()
+    assert "\n" not in str(error.value)
