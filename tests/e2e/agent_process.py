@@ -24,6 +24,8 @@ from cloud.ledger import Produced
 EDGEFERRY = (sys.executable, "-m", "edgeferry")
 EXIT_TIMEOUT = 60.0
 """Generous: a graceful stop drains for ``shutdown_grace`` on a loaded machine."""
+LIFETIME = 900.0
+"""``--duration``: an agent orphaned by a test run that was itself killed stops on its own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +85,7 @@ class AgentProcess:
         with log:
             self._process = await asyncio.create_subprocess_exec(
                 *EDGEFERRY, "--log-format", "json", "agent", "run", "--config", str(self.config_path),
-                "--no-status", stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log)
+                "--no-status", "--duration", str(LIFETIME), stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log)
 
     async def stop(self) -> int:
         """SIGTERM: the agent flushes, drains for ``shutdown_grace`` and exits; its exit code."""
