@@ -48,6 +48,7 @@ class CloudLedger:
         self.first: dict[Key, Arrival] = {}
         self.topics: set[str] = set()
         self._digests: defaultdict[Key, set[str]] = defaultdict(set)
+        self._seqs: defaultdict[tuple[str, str], set[int]] = defaultdict(set)
         self._changed = asyncio.Event()
         self._attachment: MqttAttachment | None = None
 
@@ -71,6 +72,7 @@ class CloudLedger:
                           len(batch.readings))
         self.arrivals.append(arrival)
         self.first.setdefault(batch.key, arrival)
+        self._seqs[(batch.device, batch.epoch)].add(batch.seq)
         self.topics.add(topic)
         self._digests[batch.key].add(arrival.digest)
         self._changed.set()
@@ -79,10 +81,10 @@ class CloudLedger:
 
     def seqs(self, device: str, epoch: str) -> set[int]:
         """Seqs received at least once."""
-        return {k[2] for k in self.first if k[0] == device and k[1] == epoch}
+        return set(self._seqs.get((device, epoch), ()))
 
     def epochs(self, device: str) -> set[str]:
-        return {k[1] for k in self.first if k[0] == device}
+        return {epoch for (d, epoch), seqs in self._seqs.items() if d == device and seqs}
 
     def first_arrival_order(self, device: str, epoch: str) -> list[int]:
         """Seqs in the order their first copy arrived."""
@@ -120,8 +122,9 @@ class CloudLedger:
 
     async def wait_seqs(self, device: str, epoch: str, seqs: set[int], within: float) -> None:
         """Wait until every seq in ``seqs`` has arrived; TimeoutError otherwise."""
+        received = self._seqs[(device, epoch)]
         async with asyncio.timeout(within):
-            while not seqs <= self.seqs(device, epoch):
+            while not seqs <= received:
                 self._changed.clear()
                 await self._changed.wait()
 
