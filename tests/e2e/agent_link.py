@@ -24,14 +24,9 @@ class WanLink:
         self.host = host
         self.port = free_port(host)
         self.target = (target_host, target_port)
-        self.connections = 0
         self._server: asyncio.Server | None = None
         self._relays: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
-
-    @property
-    def is_up(self) -> bool:
-        return self._server is not None
 
     async def up(self) -> None:
         """Listen again on the same port."""
@@ -67,7 +62,6 @@ class WanLink:
             self._writers.discard(writer)
             self._relays.discard(task)
             return
-        self.connections += 1
         self._writers.add(upstream_writer)
         try:
             async with asyncio.TaskGroup() as group:

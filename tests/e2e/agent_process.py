@@ -56,7 +56,6 @@ class AgentProcess:
         self.config_path = directory / "agent.yaml"
         self.log_path = directory / "agent.log"
         self._process: asyncio.subprocess.Process | None = None
-        self.exit_codes: list[int] = []
 
     @property
     def thing(self) -> str:
@@ -108,7 +107,6 @@ class AgentProcess:
             await process.wait()
             raise AssertionError(f"the agent did not exit within {EXIT_TIMEOUT:g} s of {sig.name}:\n"
                                  f"{self.log_tail()}") from None
-        self.exit_codes.append(code)
         return code
 
     async def cleanup(self) -> None:
@@ -123,10 +121,6 @@ class AgentProcess:
         except (OSError, ValueError):
             return {}
         return data if isinstance(data, dict) else {}
-
-    def counter(self, part: str, name: str) -> int:
-        """One counter of the latest health file (0 when absent)."""
-        return int(self.health().get(part, {}).get(name, 0) or 0)
 
     async def wait_health(self, condition: Callable[[dict[str, Any]], bool], within: float,
                           what: str) -> dict[str, Any]:
