@@ -31,6 +31,7 @@ from edge_agent.metrics import Counters
 from edge_agent.spool.config import SqliteSpoolConfig
 from edge_agent.spool.drops import DropLog
 from edge_agent.spool.group_commit import GroupCommit
+from edge_agent.spool.sequence import check_next
 from edge_agent.spool.sqlite_store import CommitPlan, SpoolDatabase, SpoolMeta, StoredEntry
 from edge_agent.spool.stats import SpoolStats
 from edge_agent.spool.take_queue import TakeQueue
@@ -146,11 +147,7 @@ class SqliteSpool:
     async def put(self, batch: Batch) -> None:
         """Store the batch; returns once its transaction is committed (``synchronous=FULL``)."""
         self._check_open()
-        if batch.epoch != self._meta.epoch:
-            raise ValueError(f"batch epoch {batch.epoch!r} is not this spool's {self._meta.epoch!r}")
-        if batch.seq <= self._reserved_seq:
-            raise ValueError(f"seq {batch.seq} is not above the last seq {self._reserved_seq}: "
-                             "a seq is never reused")
+        check_next(batch, epoch=self._meta.epoch, last_seq=self._reserved_seq)
         self._reserved_seq = batch.seq
         payload = batch.encode()
         entry = StoredEntry(batch.seq, int(batch.kind), len(payload), self._clock())

@@ -53,6 +53,7 @@ from edge_agent.spool.errors import SpoolCorrupt
 from edge_agent.spool.files import move_aside
 from edge_agent.spool.group_commit import GroupCommit
 from edge_agent.spool.position import StreamPosition, load_position, save_position
+from edge_agent.spool.sequence import check_next
 from edge_agent.spool.stats import SpoolStats
 from edge_agent.spool.streams import ALARM, TELEMETRY, StreamClient, StreamLayout, StreamMessage, read_tail
 from edge_agent.spool.take_queue import TakeQueue
@@ -134,11 +135,7 @@ class StreamManagerSpool:
     async def put(self, batch: Batch) -> None:
         """Append the batch; durable on return when ``flush_on_write`` is set (the default)."""
         self._check_open()
-        if batch.epoch != self._position.epoch:
-            raise ValueError(f"batch epoch {batch.epoch!r} is not this spool's {self._position.epoch!r}")
-        if batch.seq <= self._reserved_seq:
-            raise ValueError(f"seq {batch.seq} is not above the last seq {self._reserved_seq}: "
-                             "a seq is never reused")
+        check_next(batch, epoch=self._position.epoch, last_seq=self._reserved_seq)
         payload = batch.encode()
         if self.config.when_full == "reject_new" and self._bytes + len(payload) > self.config.max_bytes:
             raise SpoolFull(f"spool stream {self.config.stream} is full "
