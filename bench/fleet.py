@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--trailers", type=int, default=None)
     parser.add_argument("--duration", default=None, help="run proper after all are connected (default 7m)")
     parser.add_argument("--storm", default=None, help="AT:DOWN after all are connected (default 330s:20s), or none")
-    parser.add_argument("--reconnect-max", default="20s", help="MQTT backoff ceiling (default 20s)")
+    parser.add_argument("--reconnect-max", default="10s", help="MQTT backoff ceiling (default 10s)")
     parser.add_argument("--dir", type=Path, default=None, help="keep the run directory (report.json, plots) under this one")
     parser.add_argument("--processes", type=int, default=None,
                         help="simulator processes (default: as few as the open-file limit allows)")

@@ -42,7 +42,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--connect-in-flight", type=int, default=200,
                         help="trailers connecting at once at start (default 200)")
     parser.add_argument("--connect-jitter", default="1s", help="random delay before (re)connecting (default 1s)")
-    parser.add_argument("--reconnect-max", default="20s", help="backoff ceiling of the MQTT client (default 20s)")
+    parser.add_argument("--reconnect-max", default="10s", help="backoff ceiling of the MQTT client (default 10s)")
     parser.add_argument("--max-in-flight", type=int, default=2, help="unacknowledged publishes per trailer")
     parser.add_argument("--spool-workers", type=int, default=16,
                         help="SQLite threads shared by all spools (default 16)")

@@ -78,7 +78,7 @@ class FleetConfig(StrictModel):
     """Trailers connecting at once at start (mosquitto's listen backlog is 100; see FIELD-NOTES)."""
     connect_jitter: Duration = 1.0
     reconnect_min: Duration = 1.0
-    reconnect_max: Duration = 20.0
+    reconnect_max: Duration = 10.0
     max_in_flight: int = Field(default=2, ge=1, le=100)
     spool_workers: int = Field(default=16, ge=1, le=128)
     sample_every: Duration = Field(default=1.0, gt=0)
