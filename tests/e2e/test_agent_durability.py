@@ -31,7 +31,8 @@ from tests.fixtures.agent import AgentHarness
 OUTAGE = 60.0
 """Seconds the broker is away in the outage test."""
 BACKLOG = 400
-"""Batches spooled before the link comes back in the SIGKILL test (about 4 s of draining)."""
+"""Batches spooled before the link comes back in the SIGKILL test; the kill comes after a quarter of
+them arrived, while the rest (and the live batches, 50/s) still drain."""
 DRAIN_BACKLOG = 3000
 """Batches waiting when the link returns in the drain-rate test (about 30 s of draining)."""
 RATE_LIMIT = 100.0
