@@ -19,32 +19,11 @@ change the policy, then :meth:`cloud.rig.Rig.reload`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
-Access = Literal["read", "write", "readwrite", "deny"]
+from provisioning.grants import THING_PATTERNS, TopicGrant
 
 CLOUD_USER = "edgeferry-cloud"
 """CN of the rig's privileged client (the rules runner and the test subscriber)."""
-
-
-@dataclass(frozen=True, slots=True)
-class TopicGrant:
-    """One ACL line: ``access`` to a topic filter (``%u`` allowed in patterns)."""
-
-    access: Access
-    topic: str
-
-    def __post_init__(self) -> None:
-        if not self.topic or any(c in self.topic for c in " \n\r\t"):
-            raise ValueError(f"invalid ACL topic {self.topic!r}")
-
-
-THING_PATTERNS: tuple[TopicGrant, ...] = (
-    TopicGrant("write", "dt/+/+/%u/#"),
-    TopicGrant("write", "$aws/rules/+/dt/+/+/%u/#"),
-    TopicGrant("read", "cmd/%u/#"),
-)
-"""What every thing may do: publish its own telemetry (plain or basic ingest), read its commands."""
 
 CLOUD_GRANTS: tuple[TopicGrant, ...] = (
     TopicGrant("read", "$aws/rules/#"),

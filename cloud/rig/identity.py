@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cloud.rig.files import write_private
-from cloud.rig.pki import CertificateAuthority
+from provisioning.pki import CertificateAuthority
 
 CERT_FILE = "device.cert.pem"
 KEY_FILE = "device.key.pem"

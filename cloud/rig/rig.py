@@ -38,7 +38,7 @@ from cloud.rig.errors import RigError
 from cloud.rig.files import write_private, write_text
 from cloud.rig.identity import RigIdentity, write_identity
 from cloud.rig.mosquitto import BrokerSettings, find_mosquitto
-from cloud.rig.pki import CertificateAuthority
+from provisioning.pki import CertificateAuthority
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from cloud.rig import CertificateAuthority
 from provisioning.errors import ProvisioningRejected
+from provisioning.pki import CertificateAuthority
 
 ACCEPTED_CURVES = (ec.SECP256R1, ec.SECP384R1)
 MIN_RSA_BITS = 2048

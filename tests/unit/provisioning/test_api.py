@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from cloud.rig import CertificateAuthority
 from provisioning import topics
 from provisioning.device import keys
 from provisioning.errors import ProvisioningUnavailable
+from provisioning.pki import CertificateAuthority
 from provisioning.service.api import Caller, FleetProvisioningApi, TemplateEntry
 from provisioning.service.authority import DeviceAuthority
 from provisioning.service.hooks import HookDecision, HookRequest, SerialAllowList

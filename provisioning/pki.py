@@ -1,7 +1,9 @@
-"""The rig's certificate authority: an EC P-256 CA that signs the broker's and the devices' certificates.
+"""Certificate authorities: EC P-256 CAs that sign the broker's, the endpoint's and the devices' certificates.
 
-The CA key is loaded once and kept in memory, so issuing an identity costs one EC key and one
-signature (well under a millisecond), which is what fleets of thousands of simulated devices need.
+The local IoT Core (``cloud.rig``) keeps one as its root of trust; the provisioning service keeps
+another for claim certificates. The CA key is loaded once and kept in memory, so issuing an identity
+costs one EC key and one signature (well under a millisecond), which is what fleets of thousands of
+simulated devices need.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from cloud.rig.files import write_private
+from edge_agent.files import write_atomic
 
 VALIDITY = dt.timedelta(days=3650)
 _BACKDATE = dt.timedelta(minutes=5)
@@ -83,8 +85,8 @@ class CertificateAuthority:
             .sign(key, hashes.SHA256())
         )
         ca = cls(cert, key)
-        write_private(key_path, key_pem(key))
-        write_private(cert_path, ca.cert_pem, mode=0o644)
+        write_atomic(key_path, key_pem(key), 0o600)
+        write_atomic(cert_path, ca.cert_pem, 0o644)
         return ca
 
     def issue(self, common_name: str, *, server_names: tuple[str, ...] = (),
