@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cloud.rig.files import write_text
+from edge_agent.files import write_atomic
 from provisioning import topics
 from provisioning.service.templates import ProvisioningTemplate
 
@@ -79,6 +79,6 @@ def export_aws(template: ProvisioningTemplate, out: Path, *, region: str = "*", 
     }
     written = []
     for name, document in documents.items():
-        write_text(out / name, json.dumps(document, indent=2) + "\n")
+        write_atomic(out / name, (json.dumps(document, indent=2) + "\n").encode(), 0o644)
         written.append(out / name)
     return written

@@ -28,10 +28,10 @@ import secrets
 import time
 from pathlib import Path
 
-from cloud.rig import Rig, RigError, TopicGrant
-from cloud.rig.acl import THING_PATTERNS
-from cloud.rig.files import write_private
+from edge_agent.files import write_atomic
 from provisioning.errors import ProvisioningUnavailable
+from provisioning.grants import THING_PATTERNS, TopicGrant
+from provisioning.service.broker import BrokerControl, BrokerControlError
 from provisioning.service.broker_client import BrokerClient
 from provisioning.service.registry import AccessEntry, Registry
 
@@ -44,7 +44,7 @@ BARRIER_TIMEOUT = 10.0
 
 
 def thing_grants(thing: str) -> list[TopicGrant]:
-    """What a thing's certificate may do: the rig's thing patterns for this thing's name."""
+    """What a thing's certificate may do: the thing patterns for this thing's name."""
     return [TopicGrant(g.access, g.topic.replace("%u", thing)) for g in THING_PATTERNS]
 
 
@@ -58,10 +58,10 @@ def certificate_grants(certificate: AccessEntry) -> list[TopicGrant] | None:
 
 
 class BrokerAccess:
-    """Writes ACL and CRL from the registry, reloads the rig and waits until they are in force."""
+    """Writes ACL and CRL from the registry, reloads the broker and waits until they are in force."""
 
-    def __init__(self, rig: Rig, registry: Registry, state_dir: Path) -> None:
-        self._rig = rig
+    def __init__(self, broker: BrokerControl, registry: Registry, state_dir: Path) -> None:
+        self._broker = broker
         self._registry = registry
         self._lock_path = state_dir / "access.lock"
         self._identity_dir = state_dir / "provisioner"
@@ -80,13 +80,13 @@ class BrokerAccess:
 
     def _identity(self) -> Path:
         if not (self._identity_dir / "device.cert.pem").exists():
-            self._rig.issue_identity(PROVISIONER, self._identity_dir)
+            self._broker.issue_identity(PROVISIONER, self._identity_dir)
         return self._identity_dir
 
     def _client(self, client_id: str) -> BrokerClient:
         directory = self._identity()
-        return BrokerClient(self._rig.host, self._rig.port, directory / "device.cert.pem",
-                            directory / "device.key.pem", self._rig.ca_path, client_id)
+        return BrokerClient(self._broker.host, self._broker.port, directory / "device.cert.pem",
+                            directory / "device.key.pem", self._broker.ca_path, client_id)
 
     async def refresh(self) -> None:
         """Bring the broker in line with the registry; concurrent callers share one reload and
@@ -125,7 +125,7 @@ class BrokerAccess:
         with open(self._lock_path, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             certificates = self._registry.access_entries()
-            users = self._rig.acl.users
+            users = self._broker.acl.users
             for certificate in certificates:
                 grants = certificate_grants(certificate)
                 if grants is None:
@@ -134,10 +134,10 @@ class BrokerAccess:
                     users[certificate.common_name] = grants
             users[PROVISIONER] = [TopicGrant("write", f"edgeferry/acl/{generation}")]
             revoked = [c.serial for c in certificates if c.status in ("REVOKED", "INACTIVE")]
-            write_private(self._rig.crl_path, self._rig.ca.revocation_list(revoked), 0o644)
+            write_atomic(self._broker.crl_path, self._broker.ca.revocation_list(revoked), 0o644)
             try:
-                self._rig.reload()
-            except RigError as exc:
+                self._broker.reload()
+            except BrokerControlError as exc:
                 raise ProvisioningUnavailable(f"broker: {exc}") from None
 
     async def _wait_in_force(self, generation: str) -> None:

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import logging
 
-from cloud.rig import Rig
 from edge_agent.errors import EdgeferryError
 from provisioning.service.access import BrokerAccess
+from provisioning.service.broker import BrokerControl
 from provisioning.service.registry import Registry
 from provisioning.service.service import state_dir
 
 logger = logging.getLogger(__name__)
 
 
-async def revoke_thing(rig: Rig, registry: Registry, thing: str) -> list[str]:
+async def revoke_thing(rig: BrokerControl, registry: Registry, thing: str) -> list[str]:
     """Revoke every certificate attached to ``thing`` and cut its connection; the certificate IDs."""
     record = registry.thing(thing)
     if record is None:

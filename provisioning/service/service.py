@@ -15,11 +15,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Self
 
-from cloud.rig import CertificateAuthority, Rig
-from cloud.rig.files import write_private
+from edge_agent.files import write_atomic
+from provisioning.pki import CertificateAuthority
 from provisioning.service.access import BrokerAccess
 from provisioning.service.api import FleetProvisioningApi, TemplateEntry
 from provisioning.service.authority import DeviceAuthority
+from provisioning.service.broker import BrokerControl
 from provisioning.service.endpoint import ProvisioningEndpoint
 from provisioning.service.registry import Registry
 
@@ -27,37 +28,37 @@ SERVER_NAMES = ("localhost", "127.0.0.1")
 CLAIM_CA_NAME = "edgeferry claim CA"
 
 
-def state_dir(rig: Rig) -> Path:
+def state_dir(rig: BrokerControl) -> Path:
     return rig.directory / "provisioning"
 
 
-def open_registry(rig: Rig) -> Registry:
+def open_registry(rig: BrokerControl) -> Registry:
     return Registry(state_dir(rig) / "registry.sqlite")
 
 
-def claim_authority(rig: Rig) -> CertificateAuthority:
+def claim_authority(rig: BrokerControl) -> CertificateAuthority:
     return CertificateAuthority.open(state_dir(rig) / "claim-ca", common_name=CLAIM_CA_NAME)
 
 
-def issue_claim(rig: Rig, name: str, directory: Path) -> Path:
+def issue_claim(rig: BrokerControl, name: str, directory: Path) -> Path:
     """Write a claim (bootstrap) certificate with CN ``name`` into ``directory``:
     ``claim.cert.pem``, ``claim.key.pem`` (0600) and ``root-ca.pem`` (the rig CA, which signed the
     endpoint's and the broker's certificates)."""
     issued = claim_authority(rig).issue(name)
-    write_private(directory / "claim.key.pem", issued.key_pem, 0o600)
-    write_private(directory / "claim.cert.pem", issued.cert_pem, 0o644)
-    write_private(directory / "root-ca.pem", rig.ca.cert_pem, 0o644)
+    write_atomic(directory / "claim.key.pem", issued.key_pem, 0o600)
+    write_atomic(directory / "claim.cert.pem", issued.cert_pem, 0o644)
+    write_atomic(directory / "root-ca.pem", rig.ca.cert_pem, 0o644)
     return directory
 
 
-def endpoint_tls(rig: Rig) -> ssl.SSLContext:
+def endpoint_tls(rig: BrokerControl) -> ssl.SSLContext:
     """Server TLS for the endpoint: a rig-CA certificate, and claim certificates required."""
     directory = state_dir(rig) / "endpoint"
     cert, key = directory / "server.pem", directory / "server.key.pem"
     if not (cert.exists() and key.exists()):
         issued = rig.ca.issue("localhost", server_names=SERVER_NAMES)
-        write_private(key, issued.key_pem, 0o600)
-        write_private(cert, issued.cert_pem, 0o644)
+        write_atomic(key, issued.key_pem, 0o600)
+        write_atomic(cert, issued.cert_pem, 0o644)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(cert, key)
@@ -69,7 +70,7 @@ def endpoint_tls(rig: Rig) -> ssl.SSLContext:
 class ProvisioningService:
     """Serves fleet provisioning for ``rig`` on ``host:port`` (0: a free port) until closed."""
 
-    def __init__(self, rig: Rig, templates: Mapping[str, TemplateEntry], *, host: str = "127.0.0.1",
+    def __init__(self, rig: BrokerControl, templates: Mapping[str, TemplateEntry], *, host: str = "127.0.0.1",
                  port: int = 0, requests_per_second: float | None = None) -> None:
         self.rig = rig
         self.registry = open_registry(rig)

@@ -8,9 +8,10 @@ from typing import cast
 
 import pytest
 
-from cloud.rig import Rig, TopicGrant
 from provisioning.errors import ProvisioningUnavailable
+from provisioning.grants import TopicGrant
 from provisioning.service.access import DENY_ALL, BrokerAccess, certificate_grants
+from provisioning.service.broker import BrokerControl
 from provisioning.service.registry import AccessEntry, CertificateStatus, Registry
 
 
@@ -38,7 +39,7 @@ def test_pending_certificate_gets_no_block() -> None:
 
 async def test_callers_waiting_on_a_failed_reload_share_its_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     """A broker that cannot bring the rules in force costs the waiting callers one wait, not one each."""
-    access = BrokerAccess(cast(Rig, object()), Registry(Path(":memory:")), Path("state"))
+    access = BrokerAccess(cast(BrokerControl, object()), Registry(Path(":memory:")), Path("state"))
     reloads: list[str] = []
 
     async def never_in_force(generation: str) -> None:
