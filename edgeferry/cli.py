@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "agent": ("edgeferry.agent_cli", "run or check an edge agent"),
     "spool": ("edge_agent.spool.cli", "inspect a spool"),
     "sim": ("simulators.cli", "run Modbus / OPC-UA device simulators and simulated fleets"),
-    "provision": ("provisioning.cli", "fleet provisioning: provision a device, manage the registry"),
+    "provision": ("edgeferry.provision_cli", "fleet provisioning: provision a device, manage the registry"),
     "cloud": ("cloud.cli", "the local IoT Core rig and the cloud side (broker, rules runner, stores)"),
     "rules": ("cloud.rules.cli", "AWS IoT SQL: evaluate and export rules"),
     "component": ("components.cli", "build the Greengrass v2 component"),

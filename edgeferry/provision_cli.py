@@ -4,6 +4,9 @@
 (or ``provision device ...``) provisions by hand. The other sub-commands work on a rig directory:
 ``serve``, ``issue-claim``, ``list``, ``describe``, ``revoke``; ``export-aws`` writes the AWS
 artifacts.
+
+The command lives in the application layer because those sub-commands compose the provisioning
+service with the local IoT Core (``cloud.rig``), which ``provisioning`` must not import.
 """
 
 from __future__ import annotations
