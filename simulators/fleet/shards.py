@@ -101,6 +101,9 @@ class ShardedFleet:
         self._t0 = time.monotonic()
         """Time zero of the merged timeline."""
         self.returned_at: float | None = None
+        self._me = psutil.Process()
+        self._last_cpu, self._last_t = sum(self._me.cpu_times()[:2]), 0.0
+        self._storm_seen = False
 
     async def run(self, stop: asyncio.Event | None = None) -> dict[str, Any]:
         config = self.config
@@ -141,6 +144,7 @@ class ShardedFleet:
             self.shards.append(Shard(first, count, process))
         listeners = [asyncio.create_task(s.listen()) for s in self.shards]
         self._t0 = started = time.monotonic()
+        self._last_cpu, self._last_t = sum(self._me.cpu_times()[:2]), 0.0
         sampling = asyncio.create_task(self._sample_forever())
         outage: dict[str, float] = {}
         try:
@@ -160,6 +164,7 @@ class ShardedFleet:
             await asyncio.gather(*listeners)
         finally:
             sampling.cancel()
+        self._sample()  # the shards' last word: phase end
         return self._merge(identities_s, connect_s, outage)
 
     async def _until_ready(self) -> None:
@@ -196,33 +201,33 @@ class ShardedFleet:
             shard.send("returned")
 
     async def _sample_forever(self) -> None:
-        me = psutil.Process()
-        started = self._t0
-        last_cpu, last_t = sum(me.cpu_times()[:2]), 0.0
-        storm_seen = False
         while True:
             await asyncio.sleep(self.config.sample_every)
-            latest = [s.latest for s in self.shards if s.latest is not None]
-            if not latest:
-                continue
-            t = time.monotonic() - started
-            phases = {x["phase"] for x in latest}
-            storm_seen = storm_seen or (self.phase == "storm" and "storm" in phases)
-            if storm_seen and self.phase == "storm" and phases == {"run"}:
-                self.phase = "run"  # every shard has watched its trailers come back
-            elif "end" in phases:
-                self.phase = "end"
-            cpu = sum(me.cpu_times()[:2])
-            totals = {k: sum(x[k] for x in latest) for k in SUMMED}
-            totals["cpu"] += (cpu - last_cpu) / max(1e-6, t - last_t)
-            totals["rss_mb"] += me.memory_info().rss / 2**20
-            last_cpu, last_t = cpu, t
-            sample = FleetSample(t=t, scan_lateness=max(x["scan_lateness"] for x in latest), phase=self.phase,
-                                 **{k: (int(v) if k not in ("connects_per_s", "cpu", "rss_mb") else v)
-                                    for k, v in totals.items()})
-            self.samples.append(sample)
-            if self.on_sample is not None:
-                self.on_sample(sample)
+            self._sample()
+
+    def _sample(self) -> None:
+        """One point of the merged timeline: the shards' latest samples summed, plus this process."""
+        latest = [s.latest for s in self.shards if s.latest is not None]
+        if not latest:
+            return
+        t = time.monotonic() - self._t0
+        phases = {x["phase"] for x in latest}
+        self._storm_seen = self._storm_seen or (self.phase == "storm" and "storm" in phases)
+        if self._storm_seen and self.phase == "storm" and phases == {"run"}:
+            self.phase = "run"  # every shard has watched its trailers come back
+        elif "end" in phases:
+            self.phase = "end"
+        cpu = sum(self._me.cpu_times()[:2])
+        totals = {k: sum(x[k] for x in latest) for k in SUMMED}
+        totals["cpu"] += (cpu - self._last_cpu) / max(1e-6, t - self._last_t)
+        totals["rss_mb"] += self._me.memory_info().rss / 2**20
+        self._last_cpu, self._last_t = cpu, t
+        sample = FleetSample(t=t, scan_lateness=max(x["scan_lateness"] for x in latest), phase=self.phase,
+                             **{k: (int(v) if k not in ("connects_per_s", "cpu", "rss_mb") else v)
+                                for k, v in totals.items()})
+        self.samples.append(sample)
+        if self.on_sample is not None:
+            self.on_sample(sample)
 
     def _merge(self, identities_s: float, connect_s: float, outage: dict[str, float]) -> dict[str, Any]:
         reports = [json.loads(s.final.read_text()) for s in self.shards if s.final is not None]
