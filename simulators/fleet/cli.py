@@ -99,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
     plots = write_plots(config.directory, samples, summary["storm"])
     for bulky in ("timeline", "config"):
         summary.pop(bulky)
+    if config.dashboard:
+        print()  # the live table's last frame ends without a newline
     print(json.dumps(summary, indent=1))
     print(plots if isinstance(plots, str) else "plots: " + ", ".join(str(p) for p in plots))
     print(f"report: {path}")
