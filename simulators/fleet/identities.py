@@ -10,7 +10,6 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
 
 from cloud.rig import Rig
 from edge_agent.identity import ClaimConfig, Identity, IdentityConfig
@@ -18,7 +17,6 @@ from simulators.fleet.config import FleetConfig
 
 logger = logging.getLogger(__name__)
 
-IdentityMode = Literal["bulk", "provision"]
 PROVISION_CONCURRENCY = 100
 ASSET_TYPE = "reefer"
 

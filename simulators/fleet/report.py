@@ -1,6 +1,6 @@
 """The run's report: what the fleet did, how it came back, and whether anything was lost.
 
-``report.json`` in the run directory is for CI; :func:`steady_state` condenses the samples of a
+:meth:`FleetReport.to_json` is ``report.json`` in the run directory, for CI; :func:`steady_state` condenses the samples of a
 quiet stretch into the per-trailer cost figures the benchmark prints.
 """
 
@@ -10,7 +10,6 @@ import json
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from simulators.fleet.accounting import FleetAccount
@@ -126,8 +125,3 @@ class FleetReport:
             "final_drain_s": None if self.final_drain_s is None else round(self.final_drain_s, 2),
             "timeline": [s.to_json() for s in self.samples],
         }
-
-    def write(self, directory: Path) -> Path:
-        path = directory / "report.json"
-        path.write_text(json.dumps(self.to_json(), indent=1) + "\n")
-        return path
