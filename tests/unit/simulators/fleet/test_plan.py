@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import resource
 from collections.abc import Callable
 
 import pytest
 from pydantic import ValidationError
 
+from edge_agent.errors import EdgeferryError
 from edgeferry.cli import main
 from simulators.fleet.clock import FleetClock
 from simulators.fleet.config import DeadZones, FleetConfig, Storm
+from simulators.fleet.limits import FILES_PER_TRAILER, files_needed, processes_needed, raise_open_file_limit
 from simulators.fleet.schedule import dead_zone_events
 
 
@@ -110,3 +113,24 @@ def test_cli_lists_every_bad_setting(capsys: pytest.CaptureFixture[str], tmp_pat
     assert code == 2
     assert "trailers" in err
     assert "max_in_flight" in err
+
+
+def test_open_files_decide_how_many_processes_a_fleet_needs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (1024, 20_000))
+    assert files_needed(1000) == 1000 * FILES_PER_TRAILER + 200
+    assert processes_needed(3000) == 1
+    assert processes_needed(8000) == 3
+    assert processes_needed(19_000) == 6
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (1024, resource.RLIM_INFINITY))
+    assert processes_needed(100_000) == 1
+
+
+def test_a_fleet_beyond_an_unraisable_hard_limit_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (1024, 2000))
+
+    def refuse(*_: object) -> None:
+        raise ValueError("not allowed to raise maximum limit")
+
+    monkeypatch.setattr(resource, "setrlimit", refuse)
+    with pytest.raises(EdgeferryError, match="need about 6200 open files but the hard limit is 2000"):
+        raise_open_file_limit(1000)
