@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from typing import Protocol, runtime_checkable
 
 from edge_agent.backoff import Backoff
 from edge_agent.errors import Rejected, Retryable
@@ -11,6 +13,16 @@ from edge_agent.interfaces import Sink, Spool
 from edge_agent.metrics import Counters
 
 log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class ReconnectingSink(Protocol):
+    """A sink that knows when its connection is back (the MQTT sink)."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def wait_connected(self, within: float) -> None: ...
 
 
 class Forwarder:
@@ -48,7 +60,7 @@ class Forwarder:
                 delay = backoff.next()
                 log.debug("send_retry", extra={"seq": batch.seq, "error": str(exc),
                                                "delay": round(delay, 2)})
-                await asyncio.sleep(delay)
+                await self._pause(delay)
                 continue
             except Rejected as exc:
                 await ack(exc)
@@ -67,3 +79,13 @@ class Forwarder:
             await ack(None)
             backoff.reset()
             self.counters.inc("acked")
+
+    async def _pause(self, delay: float) -> None:
+        """Back off after a failed send. While the sink is disconnected, the pause ends as soon as
+        it is connected again (it already waited its own jittered reconnect delay), so a backlog
+        starts draining at once rather than after the rest of a long backoff."""
+        if isinstance(self.sink, ReconnectingSink) and not self.sink.connected:
+            with contextlib.suppress(TimeoutError):
+                await self.sink.wait_connected(delay)
+            return
+        await asyncio.sleep(delay)

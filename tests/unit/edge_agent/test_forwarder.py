@@ -1,0 +1,94 @@
+"""The forwarder's retry pause: a lost connection ends it when the sink is back; otherwise it sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from edge_agent.envelope import Batch
+from edge_agent.errors import Retryable
+from edge_agent.forwarder import Forwarder
+from edge_agent.metrics import Counters
+
+
+class _Spool:
+    """Hands out one batch and records the acks."""
+
+    def __init__(self) -> None:
+        self.acks: list[BaseException | None] = []
+        self.two_acks = asyncio.Event()
+        self.counters = Counters()
+
+    async def take(self) -> tuple[Batch, object]:
+        async def ack(outcome: BaseException | None) -> None:
+            self.acks.append(outcome)
+            if len(self.acks) >= 2:
+                self.two_acks.set()
+
+        if len(self.acks) >= 2:
+            await asyncio.Event().wait()
+        return Batch(device="d", site="s", asset_type="a", epoch="e", seq=len(self.acks) + 1,
+                     start=0, end=0), ack
+
+
+class _FlakySink:
+    """Fails the first send with the connection down; comes back ``back_after`` seconds later."""
+
+    def __init__(self, back_after: float) -> None:
+        self.connected = False
+        self.counters = Counters()
+        self.sent_at: list[float] = []
+        self._back = asyncio.Event()
+        asyncio.get_running_loop().call_later(back_after, self._reconnect)
+
+    def _reconnect(self) -> None:
+        self.connected = True
+        self._back.set()
+
+    async def wait_connected(self, within: float) -> None:
+        await asyncio.wait_for(self._back.wait(), within)
+
+    async def send(self, batch: Batch) -> None:
+        self.sent_at.append(time.monotonic())
+        if not self.connected:
+            raise Retryable("offline")
+
+
+async def test_a_reconnect_ends_the_backoff_at_once() -> None:
+    spool, sink = _Spool(), _FlakySink(back_after=0.3)
+    forwarder = Forwarder(spool, sink, retry_min=30.0, retry_max=30.0)  # type: ignore[arg-type]
+    start = time.monotonic()
+    task = asyncio.create_task(forwarder.run())
+    try:
+        await asyncio.wait_for(spool.two_acks.wait(), 10)
+    finally:
+        task.cancel()
+    assert isinstance(spool.acks[0], Retryable)
+    assert spool.acks[1] is None
+    assert sink.sent_at[1] - start < 5.0, "the retry waited for the sink, not the 30 s backoff"
+
+
+async def test_a_connected_sink_that_fails_is_backed_off_without_waiting_for_a_reconnect() -> None:
+    spool, sink = _Spool(), _FlakySink(back_after=0.0)
+    await asyncio.sleep(0.01)
+    assert sink.connected
+
+    async def send(batch: Batch) -> None:
+        sink.sent_at.append(time.monotonic())
+        if len(sink.sent_at) == 1:
+            raise Retryable("throttled")
+
+    async def wait_connected(within: float) -> None:
+        raise AssertionError("a connected sink is backed off with a sleep")
+
+    sink.send = send  # type: ignore[method-assign]
+    sink.wait_connected = wait_connected  # type: ignore[method-assign]
+    forwarder = Forwarder(spool, sink, retry_min=0.2, retry_max=0.2)  # type: ignore[arg-type]
+    task = asyncio.create_task(forwarder.run())
+    try:
+        await asyncio.wait_for(spool.two_acks.wait(), 10)
+    finally:
+        task.cancel()
+    assert isinstance(spool.acks[0], Retryable)
+    assert spool.acks[1] is None
+    assert len(sink.sent_at) == 2
