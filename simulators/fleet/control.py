@@ -3,9 +3,8 @@ leave as JSON lines on stdout.
 
 When one process cannot hold the whole fleet (open files, cores), ``edgeferry sim fleet
 --processes P`` runs P shards of it this way and does the storm itself: it tells every shard when
-the broker goes (``storm``: stop counting on the old connection), when the broker is back but the
-fleet still held out (``attach``: subscribe the ledger again, answered with ``attached``), and when
-the fleet is let back in (``returned``: watch the recovery). ``stop`` ends the run.
+the broker goes (``storm``) and when it is back (``returned``: watch the recovery); each shard's
+ledger stays attached and rejoins its session by itself. ``stop`` ends the run.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import json
 import sys
 from typing import Any
 
-COMMANDS = frozenset({"storm", "attach", "returned", "stop"})
+COMMANDS = frozenset({"storm", "returned", "stop"})
 
 
 class Control:

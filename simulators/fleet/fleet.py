@@ -34,7 +34,7 @@ from simulators.fleet.limits import raise_open_file_limit, trust_only
 from simulators.fleet.monitor import FleetSample, Monitor
 from simulators.fleet.report import FleetReport, StartReport
 from simulators.fleet.schedule import LinkEvent, dead_zone_events
-from simulators.fleet.storm import DeviceHold, Recovery, broker_outage, certificate_serial, watch_recovery
+from simulators.fleet.storm import Recovery, broker_outage, watch_recovery
 from simulators.fleet.trailer import Trailer, TrailerSettings, fleet_agent_config
 from simulators.fleet.workers import SpoolWorkers
 
@@ -203,7 +203,7 @@ class Fleet:
                                                 seed=config.seed + config.first)
         jobs = [asyncio.create_task(self._dead_zones(began))]
         if self.control is not None:
-            jobs.append(asyncio.create_task(self._obey(self.control, rig, stop)))
+            jobs.append(asyncio.create_task(self._obey(self.control, stop)))
         elif config.storm is not None:
             jobs.append(asyncio.create_task(self._storm(rig, began)))
         waiting: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
@@ -230,17 +230,14 @@ class Fleet:
         storm = self.config.storm
         assert storm is not None
         assert self.monitor is not None
-        serials = await asyncio.to_thread(
-            lambda: [certificate_serial(t.link.sink.identity.cert_path) for t in self.trailers])
         await asyncio.sleep(max(0.0, began + storm.at - self.monitor.elapsed()))
         logger.info("fleet_storm", extra={"down": storm.down})
         self._phase("storm")
-        outage = await broker_outage(rig, DeviceHold(rig, serials), storm.down, self._detach,
-                                     lambda: self._attach(rig))
+        outage = await broker_outage(rig, storm.down)
         self.recovery = Recovery(returned_at=self.monitor.elapsed(), outage=outage)
         await self._recover(self.recovery)
 
-    async def _obey(self, control: Control, rig: Rig, stop: asyncio.Event) -> None:
+    async def _obey(self, control: Control, stop: asyncio.Event) -> None:
         """Follow the storm of the process that runs the whole fleet (see :mod:`control`)."""
         assert self.monitor is not None
         watching: asyncio.Task[None] | None = None
@@ -248,10 +245,6 @@ class Fleet:
             while (command := await control.command()) != "stop":
                 if command == "storm":
                     self._phase("storm")
-                    await self._detach()
-                elif command == "attach":
-                    await self._attach(rig)
-                    control.send({"attached": True})
                 elif command == "returned":
                     self.recovery = Recovery(returned_at=self.monitor.elapsed())
                     watching = asyncio.create_task(self._recover(self.recovery))

@@ -29,7 +29,7 @@ from simulators.fleet.identities import fleet_identities
 from simulators.fleet.limits import raise_open_file_limit
 from simulators.fleet.monitor import FleetSample
 from simulators.fleet.report import steady_state
-from simulators.fleet.storm import DeviceHold, broker_outage, certificate_serial
+from simulators.fleet.storm import broker_outage
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,6 @@ class Shard:
         self.process = process
         self.latest: dict[str, Any] | None = None
         self.ready = asyncio.Event()
-        self.attached = asyncio.Event()
         self.final: Path | None = None
 
     def send(self, command: str) -> None:
@@ -65,8 +64,6 @@ class Shard:
                 self.latest = message
             elif "ready" in message:
                 self.ready.set()
-            elif "attached" in message:
-                self.attached.set()
             elif "final" in message:
                 self.final = Path(message["final"])
 
@@ -116,10 +113,9 @@ class ShardedFleet:
             await asyncio.to_thread(rig.start)
         try:
             began = time.monotonic()
-            identities = await fleet_identities(config, rig, config.directory / "trailers", first=0)
+            await fleet_identities(config, rig, config.directory / "trailers", first=0)
             identities_s = time.monotonic() - began
-            serials = await asyncio.to_thread(lambda: [certificate_serial(i.cert_path) for i in identities])
-            return await self._run(rig, serials, identities_s, stop)
+            return await self._run(rig, identities_s, stop)
         finally:
             for shard in self.shards:
                 if shard.process.returncode is None:
@@ -128,7 +124,7 @@ class ShardedFleet:
             if own_rig:
                 await asyncio.to_thread(rig.stop)
 
-    async def _run(self, rig: Rig, serials: list[int], identities_s: float, stop: asyncio.Event) -> dict[str, Any]:
+    async def _run(self, rig: Rig, identities_s: float, stop: asyncio.Event) -> dict[str, Any]:
         config = self.config
         size, parts = config.trailers, config.processes
         bounds = [size * n // parts for n in range(parts + 1)]
@@ -154,7 +150,7 @@ class ShardedFleet:
             ended: list[asyncio.Future[Any]] = [
                 asyncio.create_task(stop.wait()), asyncio.gather(*(s.process.wait() for s in self.shards))]
             if config.storm is not None:
-                storm_job = asyncio.create_task(self._storm(rig, serials, outage))
+                storm_job = asyncio.create_task(self._storm(rig, outage))
                 await asyncio.wait([storm_job, *ended], return_when=asyncio.FIRST_COMPLETED)
             await asyncio.wait(ended, return_when=asyncio.FIRST_COMPLETED)
             self.phase = "end"
@@ -179,23 +175,14 @@ class ShardedFleet:
         for task in exits:
             task.cancel()
 
-    async def _storm(self, rig: Rig, serials: list[int], outage: dict[str, float]) -> None:
+    async def _storm(self, rig: Rig, outage: dict[str, float]) -> None:
         storm = self.config.storm
         assert storm is not None
         await asyncio.sleep(storm.at)
         self.phase = "storm"
-
-        async def detach() -> None:
-            for shard in self.shards:
-                shard.attached.clear()
-                shard.send("storm")
-
-        async def attach() -> None:
-            for shard in self.shards:
-                shard.send("attach")
-            await asyncio.gather(*(s.attached.wait() for s in self.shards))
-
-        outage.update(await broker_outage(rig, DeviceHold(rig, serials), storm.down, detach, attach))
+        for shard in self.shards:
+            shard.send("storm")
+        outage.update(await broker_outage(rig, storm.down))
         self.returned_at = time.monotonic() - self._t0
         for shard in self.shards:
             shard.send("returned")

@@ -1,12 +1,11 @@
 """A broker outage for the whole fleet: stop the rig, wait, start it again.
 
-On IoT Core the rules engine is subscribed whenever devices can publish. A restarted rig broker
-forgets every subscription, so the cloud ledger must subscribe again before the first trailer
-publishes, or batches the broker acknowledges would reach nobody. :class:`DeviceHold` gives the
-ledger that head start: the broker comes back with the fleet's certificates on its CRL (their TLS
-handshakes fail and the clients keep backing off), the ledger subscribes, then the CRL is put back
-and the broker reloads it (mosquitto 2.0 reloads listener TLS settings on SIGHUP). The moment of
-that reload is the broker's return as the fleet sees it.
+The cloud ledger stays attached throughout: its client reconnects by itself under the same client
+id and rejoins its persistent MQTT5 session, which the rig broker saves when it stops (SIGTERM)
+and restores at its start. The broker keeps the ledger's subscription and queues every batch it
+acknowledges while the ledger is away, so nothing reaches nobody, as with IoT Core's rules engine.
+The fleet may publish as soon as the broker is back: the moment ``rig.start()`` returns is the
+broker's return.
 """
 
 from __future__ import annotations
@@ -14,47 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-
 from cloud.rig import Rig
-from cloud.rig.files import write_private
 from simulators.fleet.trailer import Trailer
 
 logger = logging.getLogger(__name__)
-
-
-def certificate_serial(cert_path: Path) -> int:
-    return int(x509.load_pem_x509_certificate(cert_path.read_bytes()).serial_number)
-
-
-class DeviceHold:
-    """Keeps the given certificates out of the rig's broker between :meth:`engage` and :meth:`release`."""
-
-    def __init__(self, rig: Rig, serials: Iterable[int]) -> None:
-        self.rig = rig
-        self.serials = frozenset(serials)
-        self._original: bytes | None = None
-
-    def engage(self) -> None:
-        """Write a CRL that also revokes the held certificates (read by the broker at its start)."""
-        path = self.rig.crl_path
-        self._original = path.read_bytes() if path.exists() else None
-        revoked: set[int] = set(self.serials)
-        if self._original:
-            revoked.update(entry.serial_number for entry in x509.load_pem_x509_crl(self._original))
-        write_private(path, self.rig.ca.revocation_list(revoked), 0o644)
-
-    def release(self) -> None:
-        """Put the CRL back as it was and make the running broker reload it."""
-        path = self.rig.crl_path
-        write_private(path, self._original if self._original is not None else self.rig.ca.revocation_list(()),
-                      0o644)
-        self.rig.reload()
 
 
 @dataclass(slots=True)
@@ -62,7 +28,7 @@ class Recovery:
     """How the fleet came back after the broker returned (times in seconds after the return)."""
 
     returned_at: float
-    """Seconds into the run when the broker took the fleet back."""
+    """Seconds into the run when the broker was back (``rig.start()`` returned)."""
     expected: int = 0
     back: list[float] = field(default_factory=list)
     """When each trailer was connected again (trailers in a dead zone are not waited for)."""
@@ -70,7 +36,7 @@ class Recovery:
     backlog: int = 0
     """Trailers holding spooled batches when the broker returned."""
     outage: dict[str, float] = field(default_factory=dict)
-    """Seconds each step of the outage took (stop, detach, down, start, attach, release)."""
+    """Seconds each step of the outage took (stop, down, start)."""
 
     @property
     def all_back_after(self) -> float | None:
@@ -101,10 +67,8 @@ def _per_second(times: list[float]) -> list[int]:
     return counts
 
 
-async def broker_outage(rig: Rig, hold: DeviceHold, down: float, detach: Callable[[], Awaitable[None]],
-                        attach: Callable[[], Awaitable[None]]) -> dict[str, float]:
-    """Stop the broker, wait ``down`` seconds, bring it back with the fleet held out, let the
-    cloud side ``attach`` again, then release the fleet. Returns how long each step took (s)."""
+async def broker_outage(rig: Rig, down: float) -> dict[str, float]:
+    """Stop the broker, wait ``down`` seconds and start it again. Returns how long each step took (s)."""
     steps: dict[str, float] = {}
     clock = time.monotonic
     began = clock()
@@ -114,17 +78,10 @@ async def broker_outage(rig: Rig, hold: DeviceHold, down: float, detach: Callabl
 
     await asyncio.to_thread(rig.stop)
     lap("stop")
-    await detach()
-    lap("detach")
     await asyncio.sleep(down)
     lap("down")
-    await asyncio.to_thread(hold.engage)
     await asyncio.to_thread(rig.start)
     lap("start")
-    await attach()
-    lap("attach")
-    await asyncio.to_thread(hold.release)
-    lap("release")
     logger.info("fleet_storm_broker_back", extra=steps)
     return steps
 

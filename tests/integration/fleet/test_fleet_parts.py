@@ -1,5 +1,6 @@
 """Fleet parts against real files and a real broker: spools sharing a worker thread, the loss
-accounting from spool files, a trailer's link through a dead zone, the storm's device hold."""
+accounting from spool files, a trailer's link through a dead zone, the ledger's session over a
+broker restart."""
 
 from __future__ import annotations
 
@@ -25,7 +26,6 @@ from edge_agent.spool.sqlite import SqliteSpool
 from simulators.fleet.accounting import account
 from simulators.fleet.ledger import Ledger
 from simulators.fleet.link import CellularLink
-from simulators.fleet.storm import DeviceHold, certificate_serial
 from simulators.fleet.trailer import Trailer
 from tests.fixtures.broker import MqttClientFactory
 
@@ -108,20 +108,42 @@ async def test_a_dead_zone_drops_the_connection_and_refuses_sends_until_coverage
         await link.__aexit__(None, None, None)
 
 
-async def test_a_held_device_cannot_connect_until_released(rig: Rig, mqtt_client: MqttClientFactory,
-                                                           tmp_path: Path) -> None:
-    held = rig.issue_identity("trailer-2", tmp_path / "held")
-    hold = DeviceHold(rig, [certificate_serial(held / "device.cert.pem")])
-    original = rig.crl_path.read_bytes()
-    await asyncio.to_thread(rig.stop)
-    hold.engage()
+async def test_the_ledger_gets_a_batch_sent_while_it_was_away_over_a_broker_restart(
+        rig: Rig, tmp_path: Path) -> None:
+    ledger = Ledger()
+    attachment = ledger.attachment(rig)
+    await attachment.start()
+    await asyncio.to_thread(rig.stop)  # SIGTERM: mosquitto saves the ledger's session
+    await attachment.stop()
     await asyncio.to_thread(rig.start)
-    cloud = await mqtt_client(rig.cloud_identity)
-    assert cloud.connected.is_set(), "the cloud identity is not held"
-    device = await mqtt_client(held, connect=False)
-    device.client.start()
-    await asyncio.wait_for(device.connect_failed.wait(), 20)
-    assert not device.connected.is_set()
-    await asyncio.to_thread(hold.release)
-    await asyncio.wait_for(device.connected.wait(), 30)
-    assert rig.crl_path.read_bytes() == original
+    link = await _connected_link(rig, tmp_path)
+    try:
+        await link.send(_batch("e", 1, device="trailer-1"))  # PUBACKed with no ledger connected
+        assert ledger.received == 0
+        rejoined = ledger.attachment(rig)  # the same client id: its session, subscription and queue
+        await rejoined.start()
+        try:
+            assert await ledger.wait_for(1, 30)
+            assert ledger.seqs("trailer-1", "e") == {1}
+        finally:
+            await rejoined.stop()
+    finally:
+        await link.__aexit__(None, None, None)
+
+
+async def test_a_ledger_attached_through_a_broker_restart_rejoins_its_session_by_itself(
+        rig: Rig, tmp_path: Path) -> None:
+    ledger = Ledger()
+    attachment = ledger.attachment(rig)
+    await attachment.start()
+    try:
+        await asyncio.to_thread(rig.restart)
+        link = await _connected_link(rig, tmp_path)
+        try:
+            await link.send(_batch("e", 1, device="trailer-1"))
+            assert await ledger.wait_for(1, 60)
+            assert ledger.duplicates == 0
+        finally:
+            await link.__aexit__(None, None, None)
+    finally:
+        await attachment.stop()
