@@ -69,9 +69,6 @@ class BatchLedger:
     def duplicates(self) -> int:
         return sum(self._copies.values())
 
-    def received(self, device: str) -> int:
-        return sum(len(s) for (d, _), s in self._seqs.items() if d == device)
-
     def reconcile(self, produced: Produced) -> Reconciliation:
         seqs = self._seqs.get((produced.device, produced.epoch), set())
         arrived = sum(1 for s in seqs if produced.first <= s <= produced.last)
