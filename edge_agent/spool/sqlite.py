@@ -272,6 +272,10 @@ class SqliteSpool:
                     else:
                         room += drop(victims, "max_bytes")
                 if refused is not None:
+                    # The refused batch still spends its seq, durably (a seq is never handed out
+                    # twice, also after a restart), and is counted with the drops.
+                    meta = replace(meta, last_seq=max(meta.last_seq, item.entry.seq))
+                    planned.drops["reject_new"] = planned.drops.get("reject_new", 0) + 1
                     planned.results.append(SpoolFull(refused))
                     continue
                 room -= size

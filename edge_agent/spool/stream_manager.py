@@ -138,6 +138,7 @@ class StreamManagerSpool:
         check_next(batch, epoch=self._position.epoch, last_seq=self._reserved_seq)
         payload = batch.encode()
         if self.config.when_full == "reject_new" and self._bytes + len(payload) > self.config.max_bytes:
+            await self._refuse(batch.seq)
             raise SpoolFull(f"spool stream {self.config.stream} is full "
                             f"({self._bytes} of {self.config.max_bytes} bytes)")
         lane = ALARM if batch.kind is BatchKind.ALARM else TELEMETRY
@@ -261,6 +262,15 @@ class StreamManagerSpool:
                                                 dropped=self._position.dropped + len(lost)))
         self.counters.inc("dropped", len(lost))
         self._drops.record("overwritten", len(lost), self._position.last_seq)
+        await self._saves.submit(None)
+
+    async def _refuse(self, seq: int) -> None:
+        """A refused batch spends its seq and counts as dropped, durably, before ``put`` raises."""
+        self._reserved_seq = max(self._reserved_seq, seq)
+        self._position = replace(self._position, last_seq=max(self._position.last_seq, seq),
+                                 dropped=self._position.dropped + 1)
+        self.counters.inc("dropped")
+        self._drops.record("reject_new", 1, seq)
         await self._saves.submit(None)
 
     def _remember(self, lane: int, message: StreamMessage) -> None:

@@ -222,12 +222,27 @@ class SpoolContract:
             with pytest.raises(SpoolFull):
                 await spool.put(batch)
             assert seq > 2
-            assert spool.last_seq == seq - 1
-            assert spool.stats().dropped == 0
+            assert spool.last_seq == seq, "a refused batch spends its seq: it is never handed out again"
+            assert spool.stats().dropped == 1, "and it counts as dropped"
+            with pytest.raises(ValueError, match="never reused"):
+                await spool.put(batch)
             await take_seqs(spool, 2)
-            await spool.put(make_batch(spool.epoch, seq))
+            await spool.put(make_batch(spool.epoch, seq + 1))
+            assert spool.last_seq == seq + 1
+            assert await take_seqs(spool, spool.stats().depth) == [*range(3, seq), seq + 1]
+
+    async def test_a_refused_seq_stays_spent_after_a_restart(self, spool_factory: SpoolFactory) -> None:
+        cap = batch_size() * 5
+        async with spool_factory(max_bytes=cap, when_full="reject_new") as spool:
+            seq = 1
+            while spool.stats().bytes + batch_size() <= cap:
+                await spool.put(make_batch(spool.epoch, seq))
+                seq += 1
+            with pytest.raises(SpoolFull):
+                await spool.put(make_batch(spool.epoch, seq))
+        async with spool_factory(max_bytes=cap, when_full="reject_new") as spool:
             assert spool.last_seq == seq
-            assert await take_seqs(spool, spool.stats().depth) == list(range(3, seq + 1))
+            assert spool.stats().dropped == 1
 
 
 
