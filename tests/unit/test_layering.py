@@ -45,3 +45,17 @@ def test_lazy_and_type_only_imports_count() -> None:
     source = ("if TYPE_CHECKING:\n    from cloud.rig import Rig\n"
               "def f() -> None:\n    import simulators.cli\n    from . import sibling\n")
     assert imported_packages(source) == {(2, "cloud"), (4, "simulators")}
+
+
+def test_cloud_meets_the_edge_only_in_the_envelope() -> None:
+    violations = []
+    for path in sorted((ROOT / "cloud").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            modules = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                       else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                       else [])
+            for module in modules:
+                top = module.partition(".")[0]
+                if top in ("simulators", "components") or (top == "edge_agent" and module != "edge_agent.envelope"):
+                    violations.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {module}")
+    assert violations == []
