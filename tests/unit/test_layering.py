@@ -51,9 +51,12 @@ def test_cloud_meets_the_edge_only_in_the_envelope() -> None:
     violations = []
     for path in sorted((ROOT / "cloud").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            modules = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                       else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
-                       else [])
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            else:
+                continue
             for module in modules:
                 top = module.partition(".")[0]
                 if top in ("simulators", "components") or (top == "edge_agent" and module != "edge_agent.envelope"):
