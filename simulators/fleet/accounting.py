@@ -45,16 +45,15 @@ def account(trailer: Trailer, ledger: Ledger) -> TrailerAccount:
         conn.close()
     made = range(trailer.start_seq + 1, meta.last_seq + 1)
     arrived = ledger.seqs(trailer.thing, meta.epoch)
-    dropped = meta.dropped - trailer.start_dropped
+    dropped = meta.dropped - trailer.start_dropped  # both full policies: oldest dropped, newest refused
     rejected = meta.rejected - trailer.start_rejected
-    refused = trailer.agent.counters.get("batches_refused_full")
     tally = ledger.devices.get(trailer.thing)
     return TrailerAccount(
         thing=trailer.thing, epoch=meta.epoch,
-        generated=len(made) - dropped - rejected - refused,
+        generated=len(made) - dropped - rejected,
         received=sum(1 for seq in arrived if seq in made),
         pending=sum(1 for seq in stored if seq in made),
-        dropped=dropped + refused, rejected=rejected,
+        dropped=dropped, rejected=rejected,
         duplicates=0 if tally is None else tally.duplicates,
         carried_over=sum(1 for seq in arrived if seq <= trailer.start_seq))
 
