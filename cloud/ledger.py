@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from edge_agent.envelope import EnvelopeError, decode_batch
+from edge_agent.envelope import Batch, EnvelopeError, decode_batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +54,24 @@ class BatchLedger:
         except EnvelopeError:
             self.malformed += 1
             return False
+        return self.add(batch)
+
+    def add(self, batch: Batch) -> bool:
+        """Count one decoded batch; True if its key was not seen before."""
         seqs = self._seqs[(batch.device, batch.epoch)]
         if batch.seq in seqs:
             self._copies[batch.device] += 1
             return False
         seqs.add(batch.seq)
         return True
+
+    def seqs(self, device: str, epoch: str) -> set[int]:
+        """The seqs of ``device`` and ``epoch`` received at least once."""
+        return set(self._seqs.get((device, epoch), ()))
+
+    def copies(self, device: str) -> int:
+        """How many times a batch of ``device`` arrived again (redeliveries)."""
+        return self._copies[device]
 
     @property
     def unique(self) -> int:

@@ -47,14 +47,13 @@ def account(trailer: Trailer, ledger: Ledger) -> TrailerAccount:
     arrived = ledger.seqs(trailer.thing, meta.epoch)
     dropped = meta.dropped - trailer.start_dropped  # both full policies: oldest dropped, newest refused
     rejected = meta.rejected - trailer.start_rejected
-    tally = ledger.devices.get(trailer.thing)
     return TrailerAccount(
         thing=trailer.thing, epoch=meta.epoch,
         generated=len(made) - dropped - rejected,
         received=sum(1 for seq in arrived if seq in made),
         pending=sum(1 for seq in stored if seq in made),
         dropped=dropped, rejected=rejected,
-        duplicates=0 if tally is None else tally.duplicates,
+        duplicates=ledger.book.copies(trailer.thing),
         carried_over=sum(1 for seq in arrived if seq <= trailer.start_seq))
 
 

@@ -9,40 +9,42 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from cloud.ledger import BatchLedger
 from cloud.rig import Rig
 from cloud.rules.mqtt_attach import MqttAttachment, MqttSettings
+from edge_agent.envelope import EnvelopeError, decode_batch
 
 CLIENT_ID = "edgeferry-fleet-ledger"
 
 
 @dataclass(slots=True)
-class DeviceTally:
-    """What arrived from one device: seqs per epoch, and how many were seen more than once."""
-
-    seqs: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    duplicates: int = 0
-
-
-@dataclass(slots=True)
 class Ledger:
-    """Counts batches by key. ``ages`` holds, per run phase, each batch's age at arrival (arrival
-    minus the batch's ``end``, its newest reading): at most the report interval plus the delivery
-    time when the fleet keeps up."""
+    """Counts batches by key (:class:`~cloud.ledger.BatchLedger`). ``ages`` holds, per run phase,
+    each batch's age at arrival (arrival minus the batch's ``end``, its newest reading): at most
+    the report interval plus the delivery time when the fleet keeps up."""
 
-    devices: dict[str, DeviceTally] = field(default_factory=lambda: defaultdict(DeviceTally))
-    received: int = 0
-    duplicates: int = 0
-    malformed: int = 0
+    book: BatchLedger = field(default_factory=BatchLedger)
     ages: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     phase: str = "start"
     only: frozenset[str] | None = None
     """Count only these devices (a shard of a fleet shares the broker with the other shards)."""
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def received(self) -> int:
+        return self.book.unique
+
+    @property
+    def duplicates(self) -> int:
+        return self.book.duplicates
+
+    @property
+    def malformed(self) -> int:
+        return self.book.malformed
 
     async def count(self, topic: str, payload: bytes) -> None:
         """The attachment's handler: tally one message."""
@@ -50,23 +52,15 @@ class Ledger:
 
     def count_now(self, payload: bytes, arrived: float) -> None:
         try:
-            batch = json.loads(payload)
-            device, epoch, seq, end = str(batch["device"]), str(batch["epoch"]), int(batch["seq"]), batch["end"]
-        except (ValueError, KeyError, TypeError):
-            self.malformed += 1
+            batch = decode_batch(payload)
+        except EnvelopeError:
+            self.book.malformed += 1
             return
-        if self.only is not None and device not in self.only:
+        if self.only is not None and batch.device not in self.only:
             return
-        tally = self.devices[device]
-        seqs = tally.seqs[epoch]
-        if seq in seqs:
-            tally.duplicates += 1
-            self.duplicates += 1
-            return
-        seqs.add(seq)
-        self.received += 1
-        self.ages[self.phase].append(arrived - end / 1000)
-        self._arrived.set()
+        if self.book.add(batch):
+            self.ages[self.phase].append(arrived - batch.end / 1000)
+            self._arrived.set()
 
     async def wait_for(self, count: int, within: float) -> bool:
         """Wait until ``count`` distinct batches have arrived; False if not within ``within`` s."""
@@ -78,8 +72,7 @@ class Ledger:
         return self.received >= count
 
     def seqs(self, device: str, epoch: str) -> set[int]:
-        tally = self.devices.get(device)
-        return set() if tally is None else set(tally.seqs.get(epoch, ()))
+        return self.book.seqs(device, epoch)
 
     def attachment(self, rig: Rig, client_id: str = CLIENT_ID) -> MqttAttachment:
         """A subscriber on ``rig`` feeding this ledger (call ``start()`` / ``stop()`` on it)."""

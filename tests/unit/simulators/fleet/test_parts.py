@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 
 from rich.console import Console
 
-from edge_agent.envelope import Quality
+from edge_agent.envelope import Batch, Quality
 from edge_agent.publish.config import MqttPublishConfig
 from simulators.fleet.clock import FleetClock
 from simulators.fleet.dashboard import Dashboard
@@ -66,7 +65,7 @@ def test_trailer_config_uses_the_register_map_point_names_and_bundles() -> None:
 
 
 def _payload(device: str, seq: int, epoch: str = "e1") -> bytes:
-    return json.dumps({"device": device, "epoch": epoch, "seq": seq, "end": 1000}).encode()
+    return Batch(device=device, site="s", asset_type="reefer", epoch=epoch, seq=seq, start=0, end=1000).encode()
 
 
 def test_ledger_counts_each_key_once_and_the_rest_as_duplicates() -> None:
@@ -80,7 +79,7 @@ def test_ledger_counts_each_key_once_and_the_rest_as_duplicates() -> None:
     assert ledger.malformed == 1
     assert ledger.seqs("t1", "e1") == {1, 2, 3}
     assert ledger.seqs("t2", "e1") == set()
-    assert ledger.devices["t1"].duplicates == 2
+    assert ledger.book.copies("t1") == 2
     assert ledger.ages["start"] == [0.5] * 4
 
 
