@@ -29,7 +29,7 @@ import contextlib
 import resource
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +77,17 @@ class Row:
     @property
     def core_percent(self) -> float:
         return 100 * self.agent_cpu / self.seconds
+
+
+async def count_scans(scans: AsyncIterator[Sequence[Reading]], deadline: float) -> tuple[int, int]:
+    """Readings and bad readings of the scans that arrive until ``deadline`` (``perf_counter``)."""
+    points = bad = 0
+    async for scan in scans:
+        points += len(scan)
+        bad += sum(1 for r in scan if r.q is not Quality.GOOD)
+        if time.perf_counter() >= deadline:
+            break
+    return points, bad
 
 
 def cpu_seconds() -> float:
@@ -134,15 +145,10 @@ async def max_rate(sim: SimulatorProcess, device: ModbusTcpDevice, coalesce: boo
 
 async def steady_poll(sim: SimulatorProcess, device: ModbusTcpDevice, seconds: float) -> Row:
     """The source's own schedule at ``device.poll_interval`` for ``seconds``."""
-    points = bad = 0
     async with ModbusSource(device) as source:
         await source.poll()
         sim_cpu0, cpu0, start = sim.cpu_seconds(), cpu_seconds(), time.perf_counter()
-        async for scan in source.scans():
-            points += len(scan)
-            bad += sum(1 for r in scan if r.q is not Quality.GOOD)
-            if time.perf_counter() - start >= seconds:
-                break
+        points, bad = await count_scans(source.scans(), start + seconds)
         wall = time.perf_counter() - start
         agent, sim_cpu = cpu_seconds() - cpu0, sim.cpu_seconds() - sim_cpu0
     return Row(f"{device.poll_interval:g} s poll, scheduled", points, wall, agent,
@@ -220,7 +226,6 @@ async def opcua_read_rate(sim: SimulatorProcess, device: OpcUaDevice, seconds: f
 async def opcua_source_run(sim: SimulatorProcess, device: OpcUaDevice, seconds: float, case: str) -> Row:
     """The whole source on its own schedule (subscription or polls) for ``seconds``, counted from
     the moment every point has had a value."""
-    points = bad = 0
     async with OpcUaSource(device) as source:
         scans = source.scans()
         unseen = {p.name for p in device.points}
@@ -228,11 +233,7 @@ async def opcua_source_run(sim: SimulatorProcess, device: OpcUaDevice, seconds: 
             unseen -= {r.point for r in await anext(scans)}
         notifications0, reads0 = source.counters.get("notifications"), source.counters.get("reads")
         sim_cpu0, cpu0, start = sim.cpu_seconds(), cpu_seconds(), time.perf_counter()
-        async for scan in scans:
-            points += len(scan)
-            bad += sum(1 for r in scan if r.q is not Quality.GOOD)
-            if time.perf_counter() - start >= seconds:
-                break
+        points, bad = await count_scans(scans, start + seconds)
         wall = time.perf_counter() - start
         agent, sim_cpu = cpu_seconds() - cpu0, sim.cpu_seconds() - sim_cpu0
         requests = source.counters.get("reads") - reads0

@@ -54,15 +54,20 @@ class _FlakySink:
             raise Retryable("offline")
 
 
-async def test_a_reconnect_ends_the_backoff_at_once() -> None:
-    spool, sink = _Spool(), _FlakySink(back_after=0.3)
-    forwarder = Forwarder(spool, sink, retry_min=30.0, retry_max=30.0)  # type: ignore[arg-type]
-    start = time.monotonic()
+async def _forward_two(spool: _Spool, sink: _FlakySink, *, backoff: float) -> None:
+    """Run a forwarder (fixed ``backoff``) until the spool saw two acks."""
+    forwarder = Forwarder(spool, sink, retry_min=backoff, retry_max=backoff)  # type: ignore[arg-type]
     task = asyncio.create_task(forwarder.run())
     try:
         await asyncio.wait_for(spool.two_acks.wait(), 10)
     finally:
         task.cancel()
+
+
+async def test_a_reconnect_ends_the_backoff_at_once() -> None:
+    spool, sink = _Spool(), _FlakySink(back_after=0.3)
+    start = time.monotonic()
+    await _forward_two(spool, sink, backoff=30.0)
     assert isinstance(spool.acks[0], Retryable)
     assert spool.acks[1] is None
     assert sink.sent_at[1] - start < 5.0, "the retry waited for the sink, not the 30 s backoff"
@@ -83,12 +88,7 @@ async def test_a_connected_sink_that_fails_is_backed_off_without_waiting_for_a_r
 
     sink.send = send  # type: ignore[method-assign]
     sink.wait_connected = wait_connected  # type: ignore[method-assign]
-    forwarder = Forwarder(spool, sink, retry_min=0.2, retry_max=0.2)  # type: ignore[arg-type]
-    task = asyncio.create_task(forwarder.run())
-    try:
-        await asyncio.wait_for(spool.two_acks.wait(), 10)
-    finally:
-        task.cancel()
+    await _forward_two(spool, sink, backoff=0.2)
     assert isinstance(spool.acks[0], Retryable)
     assert spool.acks[1] is None
     assert len(sink.sent_at) == 2
