@@ -4,10 +4,15 @@ Pure logic, no I/O: the caller passes the monotonic time ``now`` to every call, 
 :meth:`Aggregator.tick` when :meth:`Aggregator.next_deadline` comes, and hands the returned
 batches to the spool in order. The wall clock (window boundaries, heartbeat timestamps) is read
 from an injectable :class:`~edge_agent.clock.Clock`.
+
+A step of the wall clock (more than a second off the monotonic clock's progress between two
+calls) is logged and counted (``clock_steps``); the open windows close as they are, the open
+batch closes so that no batch spans the step, and windows start afresh on the new clock.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -18,12 +23,14 @@ from edge_agent.aggregate.deadband import DeadbandFilter
 from edge_agent.aggregate.modes import PointMode, default_mode, resolve_point_modes
 from edge_agent.aggregate.outbox import EnvelopeHeader, Outbox
 from edge_agent.aggregate.windows import WindowBank
-from edge_agent.clock import Clock, SystemClock
+from edge_agent.clock import Clock, StepDetector, SystemClock
 from edge_agent.envelope import Batch, Reading
 from edge_agent.metrics import Counters
 
 if TYPE_CHECKING:
     from edge_agent.config import AgentConfig
+
+log = logging.getLogger(__name__)
 
 _Route = Callable[[Reading, float], None]
 
@@ -54,6 +61,7 @@ class Aggregator:
                                      "deadband": self._add_deadband}
         self._routes = {point: routes[m.mode] for point, m in point_modes.items()}
         self._default_route = routes[default.mode]
+        self._steps = StepDetector()
         self._wall_ms = self._clock.wall_ms()
         self._now = 0.0
         """Both clocks as read by the latest call, for :meth:`next_deadline`."""
@@ -108,6 +116,9 @@ class Aggregator:
     def _advance(self, now: float) -> None:
         self._now = now
         self._wall_ms = wall = self._clock.wall_ms()
+        step = self._steps.check(wall, now)
+        if step:
+            self._restart_windows(step, wall, now)
         self._batcher.expire(now)
         for window in self._windows.close_due(wall, now):
             self._batcher.add_window(window, now)
@@ -115,6 +126,14 @@ class Aggregator:
             self._batcher.add_reading(reading, now)
         if self._has_alarms:
             self._post_alarms(self._alarms.due(now))
+
+    def _restart_windows(self, step: int, wall: int, now: float) -> None:
+        """The wall clock stepped by ``step`` ms: emit what was gathered before it on its own."""
+        self.counters.inc("clock_steps")
+        log.warning("wall_clock_step", extra={"step_ms": step, "wall_ms": wall})
+        for window in self._windows.restart(wall):
+            self._batcher.add_window(window, now)
+        self._batcher.close()
 
     def _add_windowed(self, r: Reading, now: float) -> None:
         if self._windows.add(r, now):
