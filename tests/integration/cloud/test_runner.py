@@ -143,7 +143,9 @@ async def test_malformed_payloads_never_crash_the_runner(tmp_path: Path, runner:
     await runner.__aexit__(None, None, None)
     held = await stored(tmp_path / "data")
     assert binary in [r.data for r in held["stream"]]
-    assert held["timeseries"] == 4 + 2, "the good batch, plus the two scalar fields of the odd object"
+    assert held["timeseries"] == 4, "the good batch only"
+    assert [(r["ruleName"], base64.b64decode(r["base64OriginalPayload"])) for r in held["dlq"]] == [
+        ("telemetry", wrong_shape), ("hot", wrong_shape)], "an invalid envelope: to each rule's DLQ"
 
 
 async def test_a_store_that_cannot_start_is_one_clear_error_without_secrets(tmp_path: Path) -> None:
