@@ -5,10 +5,10 @@ Local actions map to the AWS actions they stand in for: stream -> kinesis, lake 
 current_state -> dynamoDBv2, dlq -> sqs, timeseries -> timestream, republish -> republish. A
 backend with no AWS IoT rule action (NATS JetStream, PostgreSQL) is refused with its path.
 
-Unlike the local time-series store, which explodes a batch into one row per reading, AWS's
-Timestream action writes each top-level attribute of the rule's output as one record
-(timestream-rule-action.html): a timestream action on ``SELECT *`` of batches stores the
-envelope's scalar fields, so give it a rule that selects the values to keep (``SELECT last.*``).
+Every action acts once per message on the rule's output, locally as on AWS: a timestream action
+writes each top-level attribute as one record (timestream-rule-action.html), so a batch becomes
+one row per reading only through the rows processor (``processors:`` in the rules file), which
+``edgeferry cloud export`` deploys as a Lambda function on the Kinesis stream.
 """
 
 from __future__ import annotations
@@ -103,9 +103,10 @@ def _timestream(config: TimeseriesAction, role: dict[str, str], where: str) -> d
                           "(use the sqlite or timestream backend)")
     database, table = ((backend.database_name, backend.table_name) if isinstance(backend, TimestreamBackend)
                        else (TIMESTREAM_DATABASE, config.name))
+    # the local store's dimensions: the device level of the topic, and the row kind; the time is
+    # when the rule ran (no ``timestamp``), as the local action stamps it
     return {**role, "databaseName": database, "tableName": table,
-            "dimensions": [{"name": "device", "value": "${device}"}, {"name": "site", "value": "${site}"}],
-            "timestamp": {"value": "${end}", "unit": "MILLISECONDS"}}
+            "dimensions": [{"name": "device", "value": "${topic(4)}"}, {"name": "kind", "value": "reading"}]}
 
 
 def register_export_aws(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

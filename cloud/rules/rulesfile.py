@@ -25,6 +25,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from cloud.rows.processor import RowsProcessorSpec
 from cloud.rules.actions import ActionSpec
 from cloud.rules.actions.base import CloudModel
 
@@ -68,6 +69,8 @@ class RulesFile(CloudModel):
     data_dir: Path = Path("edgeferry-data")
     """Where the embedded stores live (relative paths are relative to the rules file)."""
     rules: list[RuleSpec] = Field(min_length=1)
+    processors: list[RowsProcessorSpec] = Field(default_factory=list)
+    """Rows processors: batches on a stream exploded into the time-series store and current state."""
     aws: AwsExportSettings = AwsExportSettings()
 
     @model_validator(mode="after")
@@ -75,7 +78,16 @@ class RulesFile(CloudModel):
         dupes = [name for name, n in Counter(r.name for r in self.rules).items() if n > 1]
         if dupes:
             raise ValueError(f"rule names must be unique: {', '.join(dupes)}")
+        streams = self.stream_names()
+        unknown = [p.stream for p in self.processors if p.stream not in streams]
+        if unknown:
+            raise ValueError(f"processors read streams no rule writes: {', '.join(unknown)}")
         return self
+
+    def stream_names(self) -> set[str]:
+        """The ``streamName`` of every stream action."""
+        return {spec.stream.stream_name for rule in self.rules for spec in rule.actions
+                if spec.stream is not None}
 
     def rule(self, name: str) -> RuleSpec | None:
         return next((r for r in self.rules if r.name == name), None)

@@ -18,9 +18,11 @@ from tests.unit.cloud.batches import make_batch
 RULES = {
     "dataDir": "data",
     "rules": [{"name": "telemetry", "sql": "SELECT * FROM 'dt/+/+/+/telemetry'",
-               "actions": [{"timeseries": {"retention": "3650d"}}, {"current_state": {}},
+               "actions": [{"stream": {"streamName": "telemetry"}},
                            {"republish": {"topic": "nowhere/${topic(4)}"}}],
                "errorAction": {"dlq": {}}}],
+    "processors": [{"name": "rows", "stream": "telemetry", "timeseries": {"retention": "3650d"},
+                    "current_state": {}}],
 }
 
 
