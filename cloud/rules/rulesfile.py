@@ -44,12 +44,18 @@ class RulesFileError(Exception):
 
 
 class AwsExportSettings(CloudModel):
-    """What ``rules export-aws`` needs to write ARNs and URLs for the AWS actions."""
+    """Where the rules go on AWS, for ``cloud export`` and ``rules export-aws``; what is missing
+    here must be given on the command line (nothing falls back to a placeholder)."""
 
-    role_arn: str = "arn:aws:iam::123456789012:role/edgeferry-iot-rules"
-    """The role IoT assumes to run the actions (every AWS action takes one)."""
-    region: str = "us-east-1"
-    account_id: str = Field(default="123456789012", pattern=r"^\d{12}$")
+    account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
+    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    stack_name: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{0,24}$")
+    """Names the stack and prefixes the names it makes (buckets, functions, Glue database)."""
+    role_arn: str | None = None
+    """``rules export-aws`` only: the role IoT assumes to run the actions (``cloud export``
+    makes one per action)."""
+    audit_retention_days: int = Field(default=2555, ge=1, le=36500)
+    """How long the audit bucket keeps each raw batch, locked (S3 Object Lock, compliance mode)."""
 
 
 class RuleSpec(CloudModel):
