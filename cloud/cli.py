@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 from cloud import query
+from cloud.cost.cli import register_cost
+from cloud.export.cli import register_export
 from cloud.rig import Rig, RigError
 from cloud.rules import runner_cli
 
@@ -39,6 +41,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     runner_cli.register_rules(sub)
     query.register_query(sub)
+    register_export(sub)
+    register_cost(sub)
 
 
 def _rig_dir(parser: argparse.ArgumentParser) -> None:

@@ -35,7 +35,7 @@ from cloud.stores.sql import SqlDatabase, Transaction
 logger = logging.getLogger(__name__)
 
 _ROW_VALUES = operator.attrgetter(*ROW_FIELDS)
-_ARROW_TYPES: dict[str, pa.DataType] = {
+ARROW_TYPES: dict[str, pa.DataType] = {
     "device": pa.string(), "point": pa.string(), "t": pa.int64(), "kind": pa.string(),
     "value": pa.float64(), "text": pa.string(), "q": pa.int8(), "site": pa.string(),
     "asset_type": pa.string(), "epoch": pa.string(), "seq": pa.int64(), "w": pa.int64(),
@@ -82,7 +82,7 @@ class LakeStore:
         self.max_file_age = max_file_age
         self.key_retention = key_retention
         self._columns = [(i, c) for i, c in enumerate(ROW_FIELDS) if c not in self.partition_by]
-        self._schema = pa.schema([(c, _ARROW_TYPES[c]) for _, c in self._columns])
+        self._schema = pa.schema([(c, ARROW_TYPES[c]) for _, c in self._columns])
         self._db = SqlDatabase(path=root / "_staging.db")
         self._writer = DirectoryLock(root)
         self._open: dict[str, _OpenFile] = {}

@@ -89,11 +89,21 @@ class ActionMessage:
 
     @cached_property
     def record(self) -> Record:
-        """Key and rows of the output. A raw (non-envelope) message is attributed to the client id
-        or, when the broker does not tell it (MQTT does not carry it), to the ``<deviceId>`` level
-        of a ``dt/<site>/<assetType>/<deviceId>/...`` topic."""
-        return to_record(self.output, timestamp=self.timestamp,
-                         device=self.clientid or device_from_topic(self.topic) or "unknown")
+        """Key and rows of the output, a batch exploded into one row per reading and window. A raw
+        (non-envelope) message is attributed to the client id or, when the broker does not tell it
+        (MQTT does not carry it), to the ``<deviceId>`` level of a ``dt/<site>/<assetType>/<deviceId>/...``
+        topic."""
+        return to_record(self.output, timestamp=self.timestamp, device=self._device)
+
+    @cached_property
+    def item(self) -> Record:
+        """The output as AWS's per-message actions see it: one row per top-level scalar attribute,
+        at the time the rule ran, a batch envelope included (it is not exploded)."""
+        return to_record(self.output, timestamp=self.timestamp, device=self._device, explode=False)
+
+    @property
+    def _device(self) -> str:
+        return self.clientid or device_from_topic(self.topic) or "unknown"
 
 
 def device_from_topic(topic: str) -> str | None:
