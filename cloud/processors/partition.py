@@ -1,10 +1,11 @@
 """Everything the processors hold for one partition of the stream, fed in stream order.
 
-The partition's clock is the latest event time it has seen (on a live stream also at least the
-wall clock minus a lag, see :meth:`PartitionProcessor.tick`); a timer fires when the clock
-passes its due time, before the input that moved the clock is evaluated. Since the clock only
-depends on the records of the partition (and their order, which the stream keeps), replaying a
-recorded stream fires the same timers at the same event times and raises the same alarms.
+Timers run on event time: a timer fires when an input of its key reaches its due time, and is
+evaluated (with ``timeout()`` true) before that input. Since a key's inputs keep their order in
+the stream, replaying a recorded stream fires the same timers at the same event times and raises
+the same alarms, whatever other devices share the partition. A live worker also ticks the clock
+with the wall clock minus a lag (:meth:`PartitionProcessor.tick`), so the timer of a device that
+went quiet fires too; it is stamped with its due time, as a replay would stamp it.
 
 :meth:`PartitionProcessor.process` returns a :class:`Step`: closed windows, late readings,
 alarm changes and notifications, plus the keys whose state changed — what the checkpoint writes
@@ -90,13 +91,21 @@ class PartitionProcessor:
         return step
 
     def tick(self, now_ms: int) -> Step:
-        """Live: move the clock to ``now_ms`` (wall clock minus lag) and fire the timers due."""
+        """Live: fire every timer due at ``now_ms`` (the wall clock minus the lag) or before."""
         step = Step()
-        self._advance(now_ms, step)
+        self.clock = max(self.clock, now_ms)
+        while self._timers and self._timers[0][0] <= now_ms:
+            due, name, key = heapq.heappop(self._timers)
+            instance = self.instances[name].get(key)
+            if instance is None or instance.next_due() != due:
+                continue  # stale entry: the timer was cleared, reset or already fired
+            self._apply(self.detectors[name].expire_timers(instance, key, due), step)
+            self._schedule(name, key, instance)
+            step.dirty.add((f"detector:{name}", key))
         return step
 
     def _input(self, inp: DeviceInput, step: Step) -> None:
-        self._advance(inp.t, step)
+        self.clock = max(self.clock, inp.t)
         for name, op in self.windows.items():
             closed, late = op.add(inp)
             step.windows += closed
@@ -109,22 +118,10 @@ class PartitionProcessor:
                 instance, effects = detector.create(inp.device, inp.t)
                 instances[inp.device] = instance
                 self._apply(effects, step)
+            self._apply(detector.expire_timers(instance, inp.device, inp.t), step)
             self._apply(detector.on_input(instance, inp.device, inp.t, inp.values), step)
             self._schedule(name, inp.device, instance)
             step.dirty.add((f"detector:{name}", inp.device))
-
-    def _advance(self, t: int, step: Step) -> None:
-        if t <= self.clock:
-            return
-        self.clock = t
-        while self._timers and self._timers[0][0] <= t:
-            due, name, key = heapq.heappop(self._timers)
-            instance = self.instances[name].get(key)
-            if instance is None or instance.next_due() != due:
-                continue  # stale entry: the timer was cleared, reset or already fired
-            self._apply(self.detectors[name].expire_timers(instance, key, due), step)
-            self._schedule(name, key, instance)
-            step.dirty.add((f"detector:{name}", key))
 
     def _schedule(self, model: str, key: str, instance: Instance) -> None:
         due = instance.next_due()

@@ -85,6 +85,20 @@ class Worker:
         if self.membership is not None:
             await asyncio.to_thread(self.membership.leave)
 
+    async def drain(self) -> None:
+        """Process what the source holds now, then return (a batch job, a Lambda invocation)."""
+        await self._rebalance()
+        busy = True
+        while busy:
+            busy = False
+            for part in sorted(self._owned):
+                busy |= await self._step(part)
+
+    def position(self, part: int) -> int | None:
+        """The checkpointed position of an owned partition."""
+        held = self._owned.get(part)
+        return None if held is None else held[1]
+
     async def _rebalance(self) -> None:
         owned = (set(range(self.source.partitions)) if self.membership is None
                  else await asyncio.to_thread(self.membership.beat))

@@ -77,3 +77,17 @@ def test_an_undecodable_record_is_counted_not_fatal() -> None:
     assert len(step.undecodable) == 1
     assert "not JSON" in step.undecodable[0][0]
     assert "r4" in processor.instances["door-open-moving"]
+
+
+def test_a_device_behind_the_others_fires_its_timers_on_its_own_event_time() -> None:
+    _, step = run(encoded("ahead", [COLD] * 120), encoded("behind", [COLD] * 2 + [WARM] * 12))
+    assert [o.split("/")[2] for o in raised(step)] == ["behind"]
+
+
+def test_live_the_wall_clock_fires_the_timer_of_a_device_gone_quiet_stamped_with_its_due_time() -> None:
+    processor, step = run(encoded("quiet", [COLD] * 2 + [WARM] * 3))  # warm for 1.5 min, then silence
+    assert raised(step) == []
+    due = processor.instances["return-air-high"]["quiet"].next_due()
+    assert due is not None
+    assert raised(processor.tick(due - 1)) == []
+    assert raised(processor.tick(due + 60_000)) == [f"return-air-high/ReturnAirHigh/quiet/{due}"]
