@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from cloud import query
+from cloud.audit.cli import register_audit
 from cloud.rig import Rig, RigError
 from cloud.rules import runner_cli
 
@@ -39,6 +40,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     runner_cli.register_rules(sub)
     query.register_query(sub)
+    register_audit(sub)
 
 
 def _rig_dir(parser: argparse.ArgumentParser) -> None:
