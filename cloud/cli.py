@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from cloud import query
+from cloud.audit.cli import register_audit
 from cloud.cost.cli import register_cost
 from cloud.export.cli import register_export
 from cloud.processors import cli as processors_cli
@@ -45,6 +46,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     register_export(sub)
     register_cost(sub)
     processors_cli.register(sub)
+    register_audit(sub)
 
 
 def _rig_dir(parser: argparse.ArgumentParser) -> None:
