@@ -41,6 +41,7 @@ from dataclasses import replace
 from typing import Final, Self, TypeVar
 
 from stream_manager import (
+    MessageStoreReadErrorException,
     NotEnoughMessagesException,
     ReadMessagesOptions,
     StreamManagerClient,
@@ -175,6 +176,9 @@ class StreamManagerSpool:
                 messages = await self._call(self._client_().read_messages, self._streams[lane], options)
             except NotEnoughMessagesException:
                 messages = []  # everything from seq on was discarded
+            except MessageStoreReadErrorException as exc:
+                await self._drop_unreadable(key, exc)
+                continue
             except BaseException:
                 self._queue.requeue(key)
                 raise
@@ -272,6 +276,22 @@ class StreamManagerSpool:
         self._drops.record("overwritten", len(lost), self._position.last_seq)
         await self._saves.submit(None)
 
+    async def _drop_unreadable(self, key: tuple[int, int], error: Exception) -> None:
+        """Stream Manager cannot read this message back (its store is damaged): it cannot be
+        delivered, so it is counted as dropped rather than blocking the stream's head forever."""
+        message = self._entries.pop(key, None)
+        if message is not None:
+            self._bytes -= message.size
+        self._queue.discard(key)
+        self._acked_ahead[key[0]].add(key[1])
+        self._position = self._advanced(replace(self._position, dropped=self._position.dropped + 1))
+        self.counters.inc("dropped")
+        self._drops.record("unreadable", 1, self._position.last_seq)
+        logger.error("spool_message_unreadable", extra={
+            "spool": self.config.stream, "stream": self._streams[key[0]], "sequence_number": key[1],
+            "error": str(error)})
+        await self._saves.submit(None)
+
     async def _refuse(self, seq: int) -> None:
         """A refused batch spends its seq and counts as dropped, durably, before ``put`` raises."""
         self._reserved_seq = max(self._reserved_seq, seq)
@@ -315,7 +335,7 @@ class StreamManagerSpool:
         while True:
             try:
                 result = await self._run(fn, *args)
-            except NotEnoughMessagesException:
+            except (NotEnoughMessagesException, MessageStoreReadErrorException):
                 raise
             except (ConnectionError, TimeoutError) as exc:
                 # The SDK client reconnects on the next call (streammanagerclient.py: __send_and_receive).

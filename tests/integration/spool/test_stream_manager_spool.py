@@ -22,6 +22,7 @@ from edge_agent.envelope import BatchKind, decode_batch
 from edge_agent.errors import Rejected
 from edge_agent.spool.config import StreamManagerSpoolConfig
 from edge_agent.spool.stream_manager import StreamManagerSpool
+from simulators.stream_manager.store import RECORD
 from tests.contracts.spool_contract import batch_size, make_batch, put_all, take_seqs
 from tests.fixtures.stream_manager import ServerProcess, ServerThread
 
@@ -232,3 +233,16 @@ async def test_persistence_decides_what_a_kill_leaves(
 
     streams = await asyncio.to_thread(run)
     assert streams == (["s"] if persistence == Persistence.File else [])
+
+
+async def test_a_message_stream_manager_cannot_read_is_dropped_and_counted(
+        stream_manager: ServerThread, tmp_path: Path) -> None:
+    async with spool(tmp_path) as sp:
+        await put_all(sp, [1, 2, 3])
+        (segment,) = (stream_manager.store / b"batches".hex()).glob("*.seg")
+        data = bytearray(segment.read_bytes())
+        data[RECORD.size + 10] ^= 0xFF  # inside the first record's payload
+        segment.write_bytes(bytes(data))
+        assert await take_seqs(sp, 2) == [2, 3]
+        stats = sp.stats()
+        assert (stats.dropped, stats.depth) == (1, 0)
