@@ -20,24 +20,13 @@ import pytest
 from tests.e2e.agent_ledger import ranges
 from tests.e2e.test_agent_durability import lost_to_the_cloud, sink_acked, spool_depth
 from tests.fixtures.agent import AgentHarness
-from tests.fixtures.disk import mount_tmpfs
+from tests.fixtures.disk import fill_with_other_files, mount_tmpfs
 
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
     with mount_tmpfs(tmp_path) as mount:
         yield mount
-
-
-def fill_with_other_files(disk: Path) -> None:
-    """Another program takes every free byte of the volume."""
-    with (disk / "filler").open("ab") as filler:
-        try:
-            while True:
-                filler.write(b"\0" * 64 * 1024)
-                filler.flush()
-        except OSError:
-            pass
 
 
 def disk_full(health: dict[str, Any]) -> int:
