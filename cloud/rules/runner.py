@@ -26,11 +26,14 @@ from types import TracebackType
 from typing import Any, Final, Self
 
 from cloud.dlq import ActionFailure, ErrorActionMessage
+from cloud.rows.processor import RowsProcessor
 from cloud.rules import Rule, compile_rule
 from cloud.rules.actions import Action, ActionMessage, BuildContext
 from cloud.rules.actions.base import Publish, describe
+from cloud.rules.actions.stream import embedded_log
 from cloud.rules.mqtt_attach import MqttAttachment, MqttSettings
 from cloud.rules.rulesfile import RulesFile, RuleSpec
+from cloud.stream.consumer import StreamConsumer
 from edge_agent.envelope import (
     MAX_PAYLOAD_BYTES,
     SCHEMA,
@@ -110,6 +113,9 @@ class RulesRunner:
                 spec.error_action.build(self.context) if spec.error_action else None)
             for spec in rules.rules if not spec.rule_disabled
         }
+        self.processors = [(spec.build(self.context), spec.stream) for spec in rules.processors]
+        self._consumers: list[tuple[RowsProcessor, StreamConsumer]] = []
+        self._processor_tasks: list[asyncio.Task[None]] = []
 
     async def __aenter__(self) -> Self:
         started: list[Any] = []
@@ -128,13 +134,36 @@ class RulesRunner:
             await self._stop_resources(started)
             raise
         self._maintainer = asyncio.create_task(self._maintain_loop())
+        self._start_processors()
         return self
+
+    def _start_processors(self) -> None:
+        """Follow each processor's embedded stream; a processor of a Kinesis stream runs as the
+        exported Lambda function instead."""
+        for processor, stream in self.processors:
+            log = embedded_log(self.context, stream)
+            if log is None:
+                logger.info("processor_not_local", extra={"processor": processor.name, "stream": stream})
+                continue
+            consumer = StreamConsumer(log, f"rows-{processor.name}")
+            self._consumers.append((processor, consumer))
+            self._processor_tasks.append(asyncio.create_task(processor.run(consumer)))
+
+    async def catch_up(self) -> int:
+        """Let every local processor handle what its stream holds now; how many records."""
+        return sum([await processor.catch_up(consumer) for processor, consumer in self._consumers])
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         if self._attachment is not None:
             await self._attachment.stop()
             self._attachment = None
+        for (processor, consumer), task in zip(self._consumers, self._processor_tasks, strict=True):
+            await processor.stop(task)
+            try:
+                await processor.catch_up(consumer)  # what the rules wrote last reaches the stores too
+            except Exception as exc:
+                logger.warning("processor_drain_failed", extra={"processor": processor.name, "error": describe(exc)})
         if self._maintainer is not None:
             self._maintainer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
