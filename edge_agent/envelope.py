@@ -179,7 +179,7 @@ def decode_batch(payload: bytes | str | Mapping[str, Any]) -> Batch:
     naming the first field that is missing, of the wrong type or out of range.
 
     Both sides trust what this accepts: integers are integers (not floats, not booleans) within 64
-    bits, names are non-empty strings, values are JSON scalars, and a byte payload is at most
+    bits (``seq`` and ``dropped`` not negative), names are non-empty strings, values are JSON scalars, and a byte payload is at most
     :data:`MAX_PAYLOAD_BYTES`. Fields it does not know are ignored (the contract grows additively).
     """
     if isinstance(payload, bytes | str):
@@ -198,7 +198,7 @@ def decode_batch(payload: bytes | str | Mapping[str, Any]) -> Batch:
     alarms = tuple(_mapping(a, f"alarms[{i}]") for i, a in enumerate(_list(obj, "alarms")))
     return Batch(
         device=device, site=_name(obj, "site"), asset_type=_name(obj, "asset_type"),
-        epoch=_name(obj, "epoch"), seq=_integer(obj, "seq", 1), start=_integer(obj, "start"),
+        epoch=_name(obj, "epoch"), seq=_integer(obj, "seq", 0), start=_integer(obj, "start"),
         end=_integer(obj, "end"),
         readings=tuple(_reading(device, r, f"readings[{i}]") for i, r in enumerate(_list(obj, "readings"))),
         windows=tuple(_window(w, f"windows[{i}]") for i, w in enumerate(_list(obj, "windows"))),

@@ -97,7 +97,7 @@ reading_objects = st.fixed_dictionaries(
     optional={"q": mostly(st.integers(0, 2)), "code": mostly(st.integers(-10, 2**32))})
 envelopes = st.fixed_dictionaries(
     {"schema": st.just(SCHEMA), "device": mostly(names), "site": mostly(names), "asset_type": mostly(names),
-     "epoch": mostly(names), "seq": mostly(st.integers(1, INT64_MAX), st.integers(-(2**65), 2**65) | json_values),
+     "epoch": mostly(names), "seq": mostly(st.integers(0, INT64_MAX), st.integers(-(2**65), 2**65) | json_values),
      "start": mostly(int64s, st.integers(-(2**65), 2**65)), "end": mostly(int64s)},
     optional={"readings": mostly(st.lists(reading_objects, max_size=3)),
               "last": mostly(st.dictionaries(names, mostly(values), max_size=3)),
@@ -115,7 +115,7 @@ def test_whatever_is_accepted_is_in_range_and_round_trips(obj: dict[str, object]
     except EnvelopeError:
         return
     assert type(batch.seq) is int
-    assert 1 <= batch.seq <= INT64_MAX
+    assert 0 <= batch.seq <= INT64_MAX
     assert _int64(batch.start)
     assert _int64(batch.end)
     assert type(batch.dropped) is int
@@ -142,11 +142,11 @@ def test_an_integer_field_of_another_type_or_out_of_range_is_named(field: str, b
         decode_batch(json.dumps(obj).encode())
 
 
-@given(st.integers(-(2**63), 0))
-def test_seq_starts_at_one(seq: int) -> None:
+@given(st.integers(-(2**63), -1))
+def test_seq_is_never_negative(seq: int) -> None:
     obj = Batch(device="d", site="s", asset_type="a", epoch="e", seq=3, start=0, end=1).to_json()
     obj["seq"] = seq
-    with pytest.raises(EnvelopeError, match=r"^seq: an integer from 1"):
+    with pytest.raises(EnvelopeError, match=r"^seq: an integer from 0"):
         decode_batch(obj)
 
 
