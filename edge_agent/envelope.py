@@ -14,6 +14,16 @@ from enum import IntEnum
 from typing import Any, Final, NamedTuple
 
 SCHEMA: Final = "edgeferry.batch/1"
+SCHEMA_COMPACT: Final = "edgeferry.batch/2"
+"""The compact form: ``points`` holds each point's readings as columns, times delta-encoded
+(the first against ``start``, each next against the one before), so a point's name is written
+once per batch instead of once per reading. Everything else is as in ``edgeferry.batch/1``::
+
+    "points": {"temp": {"t": [0, 30000, 30000], "v": [4.1, 4.2, 4.2]},
+               "door": {"t": [12, 30000, 30000], "v": [false, true, true], "q": [0, 2, 0]}}
+
+``q`` is left out when every reading of the point is good, ``code`` when none has one.
+"""
 MAX_PAYLOAD_BYTES: Final = 128 * 1024
 """AWS IoT Core rejects a PUBLISH whose payload is larger than 128 KB (limits-iot.md)."""
 METERING_UNIT_BYTES: Final = 5 * 1024
@@ -100,6 +110,8 @@ class Batch:
     kind: BatchKind = BatchKind.TELEMETRY
     alarms: Sequence[Mapping[str, Any]] = ()
     """For alarm batches: the conditions that fired (``name``, ``point``, ``message``...)."""
+    compact: bool = False
+    """Encode as :data:`SCHEMA_COMPACT` (readings as per-point columns)."""
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -107,7 +119,7 @@ class Batch:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "schema": SCHEMA,
+            "schema": SCHEMA_COMPACT if self.compact else SCHEMA,
             "device": self.device,
             "site": self.site,
             "asset_type": self.asset_type,
@@ -116,7 +128,9 @@ class Batch:
             "start": self.start,
             "end": self.end,
         }
-        if self.readings:
+        if self.readings and self.compact:
+            out["points"] = _columns(self.readings, self.start)
+        elif self.readings:
             out["readings"] = [r.to_json() for r in self.readings]
         if self.windows:
             out["windows"] = [w.to_json() for w in self.windows]
@@ -128,6 +142,41 @@ class Batch:
     def encode(self) -> bytes:
         """Compact JSON bytes: the MQTT payload."""
         return encode_json(self.to_json())
+
+
+def _columns(readings: Sequence[Reading], start: int) -> dict[str, dict[str, list[Any]]]:
+    columns: dict[str, dict[str, list[Any]]] = {}
+    previous: dict[str, int] = {}
+    for r in readings:
+        column = columns.get(r.point)
+        if column is None:
+            column = columns[r.point] = {"t": [], "v": [], "q": [], "code": []}
+        column["t"].append(r.t - previous.get(r.point, start))
+        previous[r.point] = r.t
+        column["v"].append(r.v)
+        column["q"].append(int(r.q))
+        column["code"].append(r.code)
+    for column in columns.values():
+        if not any(column["q"]):
+            del column["q"]
+        if all(code is None for code in column["code"]):
+            del column["code"]
+    return columns
+
+
+def _from_columns(points: Mapping[str, Any], device: str, start: int) -> tuple[Reading, ...]:
+    out = []
+    for point, column in points.items():
+        times, values = column["t"], column["v"]
+        qualities = column.get("q", [0] * len(times))
+        codes = column.get("code", [None] * len(times))
+        if not len(times) == len(values) == len(qualities) == len(codes):
+            raise ValueError(f"point {point}: columns of different lengths")
+        t = start
+        for dt, v, q, code in zip(times, values, qualities, codes, strict=True):
+            t += int(dt)
+            out.append(Reading(device, str(point), t, v, Quality(int(q)), code))
+    return tuple(out)
 
 
 def encode_json(obj: Any) -> bytes:
@@ -150,23 +199,23 @@ def _finite(obj: Any) -> Any:
 
 
 class EnvelopeError(ValueError):
-    """A payload that is not a valid ``edgeferry.batch/1`` envelope."""
+    """A payload that is not a valid ``edgeferry.batch/1`` or ``/2`` envelope."""
 
 
 def decode_batch(payload: bytes | str | Mapping[str, Any]) -> Batch:
-    """Parse a wire payload back into a :class:`Batch`; raises :class:`EnvelopeError`."""
+    """Parse a wire payload of either form back into a :class:`Batch`; raises :class:`EnvelopeError`."""
     try:
         obj = json.loads(payload) if isinstance(payload, bytes | str) else payload
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EnvelopeError(f"not JSON: {exc}") from None
-    if not isinstance(obj, Mapping) or obj.get("schema") != SCHEMA:
-        raise EnvelopeError(f"not an {SCHEMA} envelope")
+    if not isinstance(obj, Mapping) or obj.get("schema") not in (SCHEMA, SCHEMA_COMPACT):
+        raise EnvelopeError(f"not an {SCHEMA} or {SCHEMA_COMPACT} envelope")
+    compact = obj["schema"] == SCHEMA_COMPACT
     try:
-        readings = tuple(
-            Reading(device=str(obj["device"]), point=str(r["point"]), t=int(r["t"]), v=r["v"],
-                    q=Quality(int(r.get("q", 0))), code=r.get("code"))
-            for r in obj.get("readings", ())
-        )
+        readings = _from_columns(obj.get("points", {}), str(obj["device"]), int(obj["start"])) if compact \
+            else tuple(Reading(device=str(obj["device"]), point=str(r["point"]), t=int(r["t"]), v=r["v"],
+                               q=Quality(int(r.get("q", 0))), code=r.get("code"))
+                       for r in obj.get("readings", ()))
         windows = tuple(
             Window(point=str(w["point"]), t=int(w["t"]), w=int(w["w"]), n=int(w["n"]),
                    min=w["min"], max=w["max"], avg=w["avg"], first=w["first"], last=w["last"],
@@ -179,9 +228,9 @@ def decode_batch(payload: bytes | str | Mapping[str, Any]) -> Batch:
             epoch=str(obj["epoch"]), seq=int(obj["seq"]), start=int(obj["start"]),
             end=int(obj["end"]), readings=readings, windows=windows,
             last=dict(obj.get("last", {})),
-            kind=BatchKind.ALARM if alarms else BatchKind.TELEMETRY, alarms=alarms,
+            kind=BatchKind.ALARM if alarms else BatchKind.TELEMETRY, alarms=alarms, compact=compact,
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise EnvelopeError(f"malformed envelope: {exc!r}") from None
 
 
