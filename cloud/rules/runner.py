@@ -6,6 +6,11 @@ named rule — to nobody when that rule is missing or disabled (``RuleNotFound``
 iot-basic-ingest.html); any other message goes to every enabled rule whose FROM matches it.
 A SQL evaluation error is counted and logged, as AWS logs it, and does not trigger the error
 action (rule-error-handling.html: the error action is for rule actions).
+
+Before any rule sees it, a message is checked at the cloud's edge (:func:`refusal`): a payload over
+IoT Core's 128 KB limit (which AWS's broker would not have taken) or an ``edgeferry.batch/1``
+envelope that is not valid (a float, negative or 65-bit ``seq``...) goes to the error action of each
+rule it was for, with the reason, and to no store.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Final, Self
 
 from cloud.dlq import ActionFailure, ErrorActionMessage
 from cloud.rows.processor import RowsProcessor
@@ -29,9 +34,37 @@ from cloud.rules.actions.stream import embedded_log
 from cloud.rules.mqtt_attach import MqttAttachment, MqttSettings
 from cloud.rules.rulesfile import RulesFile, RuleSpec
 from cloud.stream.consumer import StreamConsumer
-from edge_agent.envelope import strip_basic_ingest
+from edge_agent.envelope import (
+    MAX_PAYLOAD_BYTES,
+    SCHEMA,
+    EnvelopeError,
+    NotAnEnvelope,
+    decode_batch,
+    strip_basic_ingest,
+)
 
 logger = logging.getLogger(__name__)
+
+
+ENVELOPE_CHECK: Final = "EnvelopeValidation"
+"""``failedAction`` of an error-action message for a message refused at the cloud's edge."""
+
+
+def refusal(payload: bytes) -> str | None:
+    """Why a message may not reach the rules, or None: over the payload limit, or an edgeferry
+    envelope that does not validate. Other payloads (any JSON, binary) pass: rules take them."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return (f"payload of {len(payload)} bytes is over IoT Core's {MAX_PAYLOAD_BYTES}-byte limit "
+                "(limits-iot.html)")
+    if SCHEMA.encode() not in payload:
+        return None
+    try:
+        decode_batch(payload)
+    except NotAnEnvelope:  # mentions the schema but makes no claim to be an envelope: rules decide
+        return None
+    except EnvelopeError as exc:
+        return f"invalid {SCHEMA} envelope: {exc}"
+    return None
 
 
 class StartError(Exception):
@@ -186,6 +219,11 @@ class RulesRunner:
             if named is not None:
                 logger.warning("rule_not_found", extra={"rule": named, "topic": topic})
             return outcome
+        reason = refusal(payload)
+        if reason is not None:
+            await self._refuse(names, topic, payload, clientid, timestamp, reason)
+            outcome.failures = {name: [ActionFailure(ENVELOPE_CHECK, name, reason)] for name in names}
+            return outcome
         for name in names:
             failures = await self._apply(self.rules[name], topic, payload, clientid, timestamp)
             if failures is not None:
@@ -219,6 +257,17 @@ class RulesRunner:
             await self._report(compiled, message, failures)
         return failures
 
+    async def _refuse(self, names: list[str], topic: str, payload: bytes, clientid: str | None,
+                      timestamp: int, reason: str) -> None:
+        """Send a message refused at the edge to each rule's error action instead of its actions."""
+        self.counters["refused"] += 1
+        logger.warning("message_refused", extra={"topic": topic, "client": clientid, "reason": reason})
+        for name in names:
+            compiled = self.rules[name]
+            message = ActionMessage(rule=name, topic=topic, payload=payload, output=None, clientid=clientid,
+                                    timestamp=timestamp)
+            await self._report(compiled, message, [ActionFailure(ENVELOPE_CHECK, name, reason)])
+
     async def _act(self, action: Action, message: ActionMessage) -> ActionFailure | None:
         try:
             await asyncio.wait_for(action(message), self._action_timeout)
@@ -249,6 +298,6 @@ class RulesRunner:
                                                        "error": failure.error_message})
 
     def snapshot(self) -> dict[str, int]:
-        """Counters: messages, fired, action_errors, dlq, sql_errors, rule_not_found, unmatched..."""
+        """Counters: messages, fired, refused, action_errors, dlq, sql_errors, rule_not_found, unmatched..."""
         return dict(self.counters)
 

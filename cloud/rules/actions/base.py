@@ -29,7 +29,8 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
-def _seconds(value: object) -> float:
+def parse_duration(value: object) -> float:
+    """Seconds from a number or a string such as ``30s``, ``15m``, ``24h``, ``7d``; ValueError otherwise."""
     if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
         return float(value)
     match = _DURATION.match(str(value)) if isinstance(value, str) else None
@@ -38,7 +39,7 @@ def _seconds(value: object) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-Duration = Annotated[float, BeforeValidator(_seconds)]
+Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds, written as a number or as ``"30s"``, ``"15m"``, ``"24h"``, ``"7d"``."""
 
 

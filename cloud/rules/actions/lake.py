@@ -32,6 +32,9 @@ class EmbeddedLakeBackend(CloudModel):
     """An open file is closed (and becomes visible) at the latest this long after its first row."""
     key_retention: Duration = 30 * 86_400.0
     """How long message keys are remembered to drop redeliveries."""
+    retention: Duration | None = None
+    """Audit retention: a closed file expires (through the archive's chain) this long after its
+    newest row; None keeps files forever."""
 
 
 class FirehoseLakeBackend(AwsClientConfig):
@@ -75,7 +78,8 @@ class LakeAction(CloudModel):
         lake = context.shared(f"lake:{root}", lambda: Embedded(
             LakeStore(root, partition_by=self.partition_by, row_group_rows=backend.row_group_rows,
                       file_rows=backend.file_rows, max_file_age=backend.max_file_age,
-                      key_retention=backend.key_retention), LakeStore.flush))
+                      key_retention=backend.key_retention, retention=backend.retention),
+            LakeStore.flush))
         return LakeWrite(self.table, lake.store, self.transform)
 
 

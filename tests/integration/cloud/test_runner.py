@@ -149,7 +149,9 @@ async def test_malformed_payloads_never_crash_the_runner(tmp_path: Path, runner:
     held = await stored(tmp_path / "data")
     assert binary in [r.data for r in held["stream"]]
     assert held["timeseries"] == 4, "the good batch's rows; what is not a batch has none"
-    assert processor.counters["not_batches"] == 3
+    assert processor.counters["not_batches"] == 2, "the binary and the truncated payloads"
+    assert [(r["ruleName"], base64.b64decode(r["base64OriginalPayload"])) for r in held["dlq"]] == [
+        ("telemetry", wrong_shape), ("hot", wrong_shape)], "an invalid envelope: to each rule's DLQ"
 
 
 async def test_per_message_actions_store_the_output_attributes_as_aws_does(tmp_path: Path) -> None:

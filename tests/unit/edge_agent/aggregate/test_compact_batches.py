@@ -62,7 +62,7 @@ def test_compact_batches_fill_but_never_cross_the_byte_limit() -> None:
     assert counters.get("batch_splits") == 0, "the running estimate is an upper bound"
 
 
-value = st.one_of(st.floats(), st.integers(-(2**64), 2**64), st.booleans(), st.none(), st.text(max_size=40))
+value = st.one_of(st.floats(), st.integers(-(2**63), 2**64 - 1), st.booleans(), st.none(), st.text(max_size=40))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
