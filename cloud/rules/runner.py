@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import Counter
@@ -106,9 +107,10 @@ class RulesRunner:
         self._action_timeout = action_timeout
         self._maintainer: asyncio.Task[None] | None = None
         self.context = BuildContext(data_dir or rules.data_dir, publish=self._publish)
+        self._resolver = rules.functions.build() if rules.functions is not None else None
         self.rules = {
             spec.name: _CompiledRule(
-                spec, compile_rule(spec.sql, sql_version=spec.aws_iot_sql_version),
+                spec, compile_rule(spec.sql, sql_version=spec.aws_iot_sql_version, resolver=self._resolver),
                 tuple(a.build(self.context) for a in spec.actions),
                 spec.error_action.build(self.context) if spec.error_action else None)
             for spec in rules.rules if not spec.rule_disabled
@@ -237,7 +239,9 @@ class RulesRunner:
         """The rule's failures, or None when it did not fire."""
         name = compiled.spec.name
         try:
-            result = compiled.rule.run(topic, payload, clientid=clientid, timestamp=timestamp)
+            run = functools.partial(compiled.rule.run, topic, payload, clientid=clientid, timestamp=timestamp)
+            # service functions call AWS and block: such rules run in a worker thread
+            result = await asyncio.to_thread(run) if self._resolver is not None else run()
             output = None if result is None else result.output
         except Exception as exc:
             self.counters["sql_errors"] += 1
