@@ -141,7 +141,8 @@ def _action(spec: ActionSpec, target: Target, where: str) -> dict[str, Any]:
         # no role: the function's resource policy lets IoT invoke it (lambda-rule-action.html)
         return {"lambda": {"functionArn": config.function_arn}}
     assert isinstance(config, RepublishAction)
-    return {"republish": {**role, "topic": config.topic, "qos": config.qos}}
+    headers = {"headers": config.headers.model_dump(by_alias=True, exclude_none=True)} if config.headers else {}
+    return {"republish": {**role, "topic": config.topic, "qos": config.qos, **headers}}
 
 
 def _timestream(config: TimeseriesAction, role: dict[str, Any], where: str) -> dict[str, Any]:

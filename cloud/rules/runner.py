@@ -21,6 +21,7 @@ import functools
 import logging
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -30,7 +31,7 @@ from cloud.dlq import ActionFailure, ErrorActionMessage
 from cloud.rows.processor import RowsProcessor
 from cloud.rules import Rule, compile_rule
 from cloud.rules.actions import Action, ActionMessage, BuildContext
-from cloud.rules.actions.base import Publish, describe
+from cloud.rules.actions.base import PublishProperties, describe
 from cloud.rules.actions.stream import embedded_log
 from cloud.rules.mqtt_attach import MqttAttachment, MqttSettings
 from cloud.rules.rulesfile import RulesFile, RuleSpec
@@ -96,7 +97,8 @@ class RulesRunner:
     An action that takes longer than ``action_timeout`` seconds has failed.
     """
 
-    def __init__(self, rules: RulesFile, *, mqtt: MqttSettings | None = None, publish: Publish | None = None,
+    def __init__(self, rules: RulesFile, *, mqtt: MqttSettings | None = None,
+                 publish: Callable[[str, bytes, int], Awaitable[None]] | None = None,
                  data_dir: Path | None = None, maintain_every: float = 30.0,
                  action_timeout: float = 30.0) -> None:
         self.counters: Counter[str] = Counter()
@@ -193,10 +195,11 @@ class RulesRunner:
             except Exception:
                 logger.exception("resource_maintenance_failed", extra={"resource": type(resource).__name__})
 
-    async def _publish(self, topic: str, payload: bytes, qos: int) -> None:
+    async def _publish(self, topic: str, payload: bytes, qos: int,
+                       properties: PublishProperties | None = None) -> None:
         if self._attachment is not None:
-            await self._attachment.publish(topic, payload, qos)
-        elif self._publish_fallback is not None:
+            await self._attachment.publish(topic, payload, qos, properties)
+        elif self._publish_fallback is not None:  # tests and the demo: no MQTT 5 properties
             await self._publish_fallback(topic, payload, qos)
         else:
             raise RuntimeError("no MQTT connection to republish through")
