@@ -49,7 +49,8 @@ class Aggregator:
                  epoch: str, next_seq: int, *, clock: Clock | None = None) -> None:
         self.counters = Counters()
         self._clock = clock or SystemClock()
-        self._outbox = Outbox(EnvelopeHeader(thing, site, asset_type, epoch), next_seq)
+        self._outbox = Outbox(EnvelopeHeader(thing, site, asset_type, epoch, compact=batching.form == "compact"),
+                              next_seq)
         self._batcher = Batcher(self._outbox, batching, self.counters)
         self._windows = WindowBank(max(1, round(aggregation.window * 1000)),
                                    round(aggregation.lateness * 1000), self.counters)

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 from typing import Any
 
@@ -9,6 +10,7 @@ from edge_agent.envelope import (
     INT64_MAX,
     MAX_PAYLOAD_BYTES,
     SCHEMA,
+    SCHEMA_COMPACT,
     Batch,
     BatchKind,
     EnvelopeError,
@@ -168,3 +170,35 @@ def test_dropped_travels_only_when_there_is_something_to_declare() -> None:
     loud = Batch(device="d", site="s", asset_type="a", epoch="e", seq=3, start=0, end=1, dropped=7)
     assert json.loads(loud.encode())["dropped"] == 7
     assert decode_batch(loud.encode()) == loud
+
+
+@given(readings=st.lists(st.builds(Reading, device=st.just("d"), point=names, t=st.integers(0, 2**45), v=values,
+                                   q=st.sampled_from(Quality), code=st.none() | st.integers(-10, 2**32)),
+                         max_size=30))
+def test_the_compact_form_carries_the_same_readings(readings: list[Reading]) -> None:
+    start = min((r.t for r in readings), default=0)
+    full = Batch(device="d", site="s", asset_type="a", epoch="e1", seq=3, start=start, end=start,
+                 readings=tuple(readings), last={r.point: r.v for r in readings})
+    compact = decode_batch(dataclasses.replace(full, compact=True).encode())
+    assert compact.compact
+    assert sorted(map(repr, compact.readings)) == sorted(map(repr, full.readings))
+    assert dataclasses.replace(compact, readings=full.readings, compact=False) == full
+    assert json.loads(compact.encode())["schema"] == SCHEMA_COMPACT
+
+
+def test_compact_columns_hold_names_once_and_times_as_deltas() -> None:
+    batch = Batch(device="d", site="s", asset_type="a", epoch="e", seq=1, start=1000, end=61_000, compact=True,
+                  readings=(Reading("d", "temp", 1000, 4.5), Reading("d", "door", 1001, False, Quality.BAD, 7),
+                            Reading("d", "temp", 31_000, 4.6), Reading("d", "door", 31_001, True)),
+                  last={"temp": 4.6, "door": True})
+    assert json.loads(batch.encode())["points"] == {
+        "temp": {"t": [0, 30_000], "v": [4.5, 4.6]},
+        "door": {"t": [1, 30_000], "v": [False, True], "q": [2, 0], "code": [7, None]}}
+
+
+@pytest.mark.parametrize("points", [{"p": {"t": [0, 1], "v": [1]}}, {"p": {"t": [0]}}, {"p": 5}, []])
+def test_malformed_compact_columns_are_refused(points: object) -> None:
+    payload = {"schema": SCHEMA_COMPACT, "device": "d", "site": "s", "asset_type": "a", "epoch": "e", "seq": 1,
+               "start": 0, "end": 0, "points": points, "last": {}}
+    with pytest.raises(EnvelopeError):
+        decode_batch(json.dumps(payload))
