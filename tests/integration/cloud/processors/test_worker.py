@@ -4,7 +4,6 @@ neither lose nor repeat an alarm (real worker processes through the CLI)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -12,8 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-from cloud.processors.app import WorkerOptions, open_worker
-from cloud.processors.model import load_config
 from cloud.stores.sql import SqlDatabase
 from cloud.stores.timeseries import TimeseriesStore
 from cloud.stream.log import StreamLog
@@ -25,26 +22,13 @@ from tests.integration.cloud.processors.fleet_stream import (
     processed,
     processors_file,
     query,
+    run_in_process,
     wait_until_processed,
     write_fleet,
 )
 from tests.unit.cloud.processors.scenarios import trailer
 
 TRAILERS = 24
-
-
-async def run_in_process(tmp: Path, stream: Path, total: int, name: str) -> Path:
-    """Process the whole stream with one in-process worker; return its state database."""
-    state = tmp / f"{name}.db"
-    options = WorkerOptions(config=load_config(processors_file(tmp)), state=state, stream=stream,
-                            data=tmp / f"{name}-data")
-    stop = asyncio.Event()
-    async with open_worker(options) as worker:
-        task = asyncio.create_task(worker.run(stop))
-        await wait_until_processed(state, total)
-        stop.set()
-        await task
-    return state
 
 
 def spawn(tmp: Path, stream: Path, state: Path, *extra: str) -> subprocess.Popen[bytes]:
