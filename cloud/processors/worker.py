@@ -120,7 +120,7 @@ class Worker:
         if self.config.clock == "wall":
             step.extend(processor.tick(int((time.time() - self.config.wall_clock_lag) * 1000)))
         applied = await self._commands(processor, step)
-        if chunk.position == position and not step:
+        if chunk.position == position and not step and not applied:
             return False
         if self.timeseries is not None and (step.windows or step.scores):
             for record in (*window_records(step.windows), *score_records(step.scores)):
