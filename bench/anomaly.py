@@ -12,7 +12,9 @@ the score stays above its threshold for two windows.
   cargo's ordered setpoint + 3 °C for 5 minutes (where there is one; a stuck sensor hides it);
 - false alerts: alerts of hot-weather trailers (healthy by construction) and of every trailer
   before its fault, per trailer-day after the first (learning) day;
-- points/s/core: score + update of the forest per CPU-second, measured over the whole set.
+- points/s/core: score + update of the forest per CPU-second, over the whole set (where each
+  trailer's forest spends half its points filling its sample) and in the steady state (one forest
+  with a full sample).
 
     .venv/bin/python bench/anomaly.py [--per-fault N] [--days D] [--seed S] [--quick]
 """
@@ -49,6 +51,7 @@ class Outcome:
     breach: float | None = None
     points: int = 0
     cpu: float = 0.0
+    vectors: list[list[float]] = field(default_factory=list)
 
 
 def evaluate(case: FaultCase, days: float, overrides: dict[str, object]) -> Outcome:
@@ -75,6 +78,7 @@ def evaluate(case: FaultCase, days: float, overrides: dict[str, object]) -> Outc
             score = detector.score(case.trailer, start, point)
             out.cpu += time.process_time() - began
             out.points += 1
+            out.vectors.append(point)
             if score.alert:
                 out.alerts.append((start + spec_window_ms(windows)) / 1000 - START)
     return out
@@ -127,8 +131,26 @@ def main() -> None:
     print(f"false alerts per healthy trailer-day: {false_alerts / healthy_days:.3f} "
           f"({false_alerts} in {healthy_days:.0f} trailer-days)")
     points, cpu = sum(o.points for o in outcomes), sum(o.cpu for o in outcomes)
-    print(f"random cut forest: {points} points, {points / cpu:,.0f} points/s/core (score + update, "
-          "50 trees, sample 256)")
+    print(f"random cut forest over the set: {points} points, {points / cpu:,.0f} points/s/core "
+          "(score + update, 50 trees, sample 256; each forest's first 256 points fill its sample)")
+    spec = load_config(CONFIG).anomalies[0]
+    for decay in (spec.time_decay, None):
+        label = f"time decay {decay:g}" if decay is not None else "krcf's default time decay"
+        print(f"random cut forest, steady state, {label}: {steady_rate(outcomes, decay):,.0f} points/s/core "
+              "(one forest, sample full, the set's feature vectors one after another)")
+
+
+def steady_rate(outcomes: list[Outcome], decay: float | None, warmup: int = 2_000) -> float:
+    """Score + update per CPU-second of one forest whose sample is full, on the set's own vectors."""
+    spec = load_config(CONFIG).anomalies[0]
+    detector = AnomalyOperator(spec.model_copy(update={"threshold": float("inf"), "time_decay": decay}))
+    vectors = [v for o in outcomes for v in o.vectors]
+    for n, point in enumerate(vectors[:warmup]):
+        detector.score("steady", n, point)
+    began = time.process_time()
+    for n, point in enumerate(vectors[warmup:]):
+        detector.score("steady", n, point)
+    return (len(vectors) - warmup) / (time.process_time() - began)
 
 
 if __name__ == "__main__":
