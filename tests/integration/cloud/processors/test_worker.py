@@ -4,6 +4,7 @@ neither lose nor repeat an alarm (real worker processes through the CLI)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -68,6 +69,11 @@ async def test_windows_reach_the_timeseries_store_and_late_readings_become_dead_
     assert any("not JSON" in str(r) for (r,) in letters)
     # the resent batch: 10 samples of the 2 windowed points it has (return air, speed)
     assert len([1 for (r,) in letters if r == "late"]) == 2 * 10
+    shown = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "edgeferry", "cloud", "processors", "dead-letters",
+                         "--state", str(state)], capture_output=True, text=True, timeout=120)
+    assert shown.stdout.splitlines()[-1] == "21 dead letters"
+    assert '"window": "avg5m", "device": "r1", "point": "reefer_return_air"' in shown.stdout
 
 
 async def test_replaying_the_recorded_stream_gives_exactly_the_same_alarms(tmp_path: Path) -> None:
