@@ -122,7 +122,8 @@ class Aggregator:
     def _advance(self, now: float) -> None:
         self._now = now
         self._wall_ms = wall = self._clock.wall_ms()
-        step = self._steps.check(wall, now)
+        # Both clocks read together: ``now`` may have been read before the caller's last await.
+        step = self._steps.check(wall, self._clock.monotonic())
         if step:
             self._restart_windows(step, wall, now)
         self._batcher.expire(now)

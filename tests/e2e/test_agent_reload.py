@@ -4,6 +4,7 @@ invalid one is refused with one log line per problem and the agent runs on uncha
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import signal
@@ -15,7 +16,8 @@ from typing import Any
 from simulators.modbus.server import ModbusSimulator
 from tests.e2e.agent_process import AgentProcess
 
-WITHIN = 60.0
+WITHIN = 120.0
+"""Generous: the agent starts and reloads in seconds, but the machine may be loaded."""
 
 
 def _batches(path: Path) -> list[dict[str, Any]]:
@@ -23,7 +25,11 @@ def _batches(path: Path) -> list[dict[str, Any]]:
         lines = path.read_text().splitlines()
     except OSError:
         return []
-    return [json.loads(line) for line in lines if line.endswith("}")]
+    batches = []
+    for line in lines:
+        with contextlib.suppress(ValueError):  # a line the agent is still writing
+            batches.append(json.loads(line))
+    return batches
 
 
 def _points(batches: list[dict[str, Any]]) -> set[str]:
@@ -91,4 +97,4 @@ async def test_sighup_reloads_a_valid_config_and_refuses_an_invalid_one(tmp_path
         finally:
             await agent.cleanup()
     seqs = [b["seq"] for b in _batches(published)]
-    assert seqs == list(range(1, len(seqs) + 1)), "every seq once, in order, across both reloads"
+    assert seqs == list(range(1, len(seqs) + 1)), f"every seq once, in order, across both reloads: {seqs}"
