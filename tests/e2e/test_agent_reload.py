@@ -3,47 +3,20 @@ invalid one is refused with one log line per problem and the agent runs on uncha
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import copy
-import json
 import signal
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from simulators.modbus.server import ModbusSimulator
-from tests.e2e.agent_process import AgentProcess
+from tests.e2e.agent_process import AgentProcess, published_batches
 
 WITHIN = 120.0
 """Generous: the agent starts and reloads in seconds, but the machine may be loaded."""
 
 
-def _batches(path: Path) -> list[dict[str, Any]]:
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return []
-    batches = []
-    for line in lines:
-        with contextlib.suppress(ValueError):  # a line the agent is still writing
-            batches.append(json.loads(line))
-    return batches
-
-
 def _points(batches: list[dict[str, Any]]) -> set[str]:
     return {r["point"] for b in batches for r in b.get("readings", [])}
-
-
-async def _until(agent: AgentProcess, condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WITHIN
-    while not condition():
-        if not agent.running:
-            raise AssertionError(f"{what}: the agent exited\n{agent.log_tail()}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {WITHIN:g} s\n{agent.log_tail()}")
-        await asyncio.sleep(0.2)
 
 
 async def test_sighup_reloads_a_valid_config_and_refuses_an_invalid_one(tmp_path: Path) -> None:
@@ -63,7 +36,8 @@ async def test_sighup_reloads_a_valid_config_and_refuses_an_invalid_one(tmp_path
         try:
             await agent.start()
             first = {p["name"] for p in points[:3]}
-            await _until(agent, lambda: _points(_batches(published)) == first, "first batches")
+            await agent.wait_until(lambda: _points(published_batches(published)) == first, WITHIN,
+                                   "first batches")
 
             # A valid change: two more points. They appear in the published batches.
             agent.config = copy.deepcopy(config)
@@ -71,7 +45,8 @@ async def test_sighup_reloads_a_valid_config_and_refuses_an_invalid_one(tmp_path
             agent.write_config()
             agent.send(signal.SIGHUP)
             wanted = {p["name"] for p in points[:5]}
-            await _until(agent, lambda: _points(_batches(published)[-5:]) == wanted, "the new points")
+            await agent.wait_until(lambda: _points(published_batches(published)[-5:]) == wanted, WITHIN,
+                                   "the new points")
             assert len(agent.log_events("configuration_reload")) == 1
             assert agent.log_events("configuration_update_refused") == []
 
@@ -83,18 +58,19 @@ async def test_sighup_reloads_a_valid_config_and_refuses_an_invalid_one(tmp_path
             agent.config = broken
             agent.write_config()
             agent.send(signal.SIGHUP)
-            await _until(agent, lambda: len(agent.log_events("configuration_update_refused")) >= 2,
-                         "the refusal")
+            await agent.wait_until(lambda: len(agent.log_events("configuration_update_refused")) >= 2,
+                                   WITHIN, "the refusal")
             refused = agent.log_events("configuration_update_refused")
             assert len(refused) == 2
             assert sorted(r["problem"].split(":")[0] for r in refused) == [
                 "batching.max_age", "devices[0].points[0].dtype"]
             assert all(r["level"] == "error" and r["kept"] == "running configuration" for r in refused)
-            count = len(_batches(published))
-            await _until(agent, lambda: len(_batches(published)) > count + 3, "batches after the refusal")
-            assert _points(_batches(published)[count:]) == wanted
+            count = len(published_batches(published))
+            await agent.wait_until(lambda: len(published_batches(published)) > count + 3, WITHIN,
+                                   "batches after the refusal")
+            assert _points(published_batches(published)[count:]) == wanted
             assert await agent.stop() == 0
         finally:
             await agent.cleanup()
-    seqs = [b["seq"] for b in _batches(published)]
+    seqs = [b["seq"] for b in published_batches(published)]
     assert seqs == list(range(1, len(seqs) + 1)), f"every seq once, in order, across both reloads: {seqs}"

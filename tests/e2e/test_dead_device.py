@@ -1,0 +1,65 @@
+"""An unplugged PLC costs the agent one state record, not a message per poll: the standalone agent
+against a Modbus simulator that goes away and comes back, publishing to a file."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from simulators.modbus.server import ModbusSimulator
+from tests.e2e.agent_process import AgentProcess, published_batches
+
+WITHIN = 120.0
+"""Generous: the agent reacts within a second or two, but the machine may be loaded."""
+MEASURE = 5.0
+"""Seconds of publishing counted in each state."""
+
+
+def _states(batches: list[dict[str, Any]]) -> list[tuple[str, int | None]]:
+    return [(r["v"], r.get("code")) for b in batches for r in b.get("readings", []) if r["point"] == "plc:state"]
+
+
+async def test_an_unplugged_plc_costs_one_record_and_comes_back_up(tmp_path: Path) -> None:
+    published = tmp_path / "published.jsonl"
+    sim = ModbusSimulator("pump-station", port=0, points=20, update_interval=0.2)
+    await sim.__aenter__()
+    config = {
+        "thing": "dead-1", "site": "plant", "asset_type": "pump",
+        "devices": [sim.device_config("plc", poll_interval="100ms", timeout="500ms", retries=0,
+                                      reconnect_min="100ms", reconnect_max="500ms")],
+        "aggregation": {"mode": "raw", "bad_heartbeat": "1h"},
+        "batching": {"max_age": "300ms"},
+        "spool": {"type": "sqlite", "path": str(tmp_path / "spool.db")},
+        "publish": {"type": "file", "path": str(published)},
+        "status": {"health_file": str(tmp_path / "health.json"), "interval": "1s"},
+    }
+    agent = AgentProcess(tmp_path, config)
+    try:
+        await agent.start()
+        await agent.wait_until(lambda: len(published_batches(published)) >= 3, WITHIN, "first batches")
+        before = len(published_batches(published))
+        await asyncio.sleep(MEASURE)
+        healthy = len(published_batches(published)) - before
+
+        await sim.__aexit__(None, None, None)  # the PLC is unplugged
+        await agent.wait_until(lambda: _states(published_batches(published)), WITHIN, "the down record")
+        before = len(published_batches(published))
+        await asyncio.sleep(MEASURE)
+        after = published_batches(published)
+        down = len(after) - before
+        assert healthy >= 5, "the healthy agent publishes every 300 ms"
+        assert down <= healthy // 10, f"unplugged: {down} batches in {MEASURE:g} s against {healthy} healthy"
+        assert _states(after) == [("down", -2)], "one record: down, disconnected (-2)"
+        assert {r["point"] for b in after[before:] for r in b.get("readings", [])} <= {"plc:state"}
+
+        sim = ModbusSimulator("pump-station", port=sim.port, points=20, update_interval=0.2)
+        await sim.__aenter__()  # plugged in again
+        await agent.wait_until(lambda: len(_states(published_batches(published))) == 2, WITHIN, "the up record")
+        back = published_batches(published)
+        assert _states(back) == [("down", -2), ("up", None)]
+        await agent.wait_until(lambda: len(published_batches(published)) > len(back) + 3, WITHIN, "data again")
+        assert await agent.stop() == 0
+    finally:
+        await agent.cleanup()
+        await sim.__aexit__(None, None, None)
