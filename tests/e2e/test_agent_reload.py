@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from simulators.modbus.server import ModbusSimulator
+from tests.e2e.agent_config import file_agent_config
 from tests.e2e.agent_process import AgentProcess, published_batches
 
 WITHIN = 120.0
@@ -20,18 +21,11 @@ def _points(batches: list[dict[str, Any]]) -> set[str]:
 
 
 async def test_sighup_reloads_a_valid_config_and_refuses_an_invalid_one(tmp_path: Path) -> None:
-    published = tmp_path / "published.jsonl"
+    published = tmp_path / "published.jsonl"  # where file_agent_config publishes
     async with ModbusSimulator("pump-station", port=0, points=20, update_interval=0.2) as sim:
         points = sim.point_configs()
-        config = {
-            "thing": "reload-1", "site": "plant", "asset_type": "pump",
-            "devices": [sim.device_config("plc", poll_interval="200ms", points=points[:3])],
-            "aggregation": {"mode": "raw"},
-            "batching": {"max_age": "300ms"},
-            "spool": {"type": "sqlite", "path": str(tmp_path / "spool.db")},
-            "publish": {"type": "file", "path": str(published)},
-            "status": {"health_file": str(tmp_path / "health.json"), "interval": "1s"},
-        }
+        config = file_agent_config(tmp_path, thing="reload-1",
+                                   device=sim.device_config("plc", poll_interval="200ms", points=points[:3]))
         agent = AgentProcess(tmp_path, config)
         try:
             await agent.start()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from simulators.modbus.server import ModbusSimulator
+from tests.e2e.agent_config import file_agent_config
 from tests.e2e.agent_process import AgentProcess, published_batches
 
 WITHIN = 120.0
@@ -21,19 +22,12 @@ def _states(batches: list[dict[str, Any]]) -> list[tuple[str, int | None]]:
 
 
 async def test_an_unplugged_plc_costs_one_record_and_comes_back_up(tmp_path: Path) -> None:
-    published = tmp_path / "published.jsonl"
+    published = tmp_path / "published.jsonl"  # where file_agent_config publishes
     sim = ModbusSimulator("pump-station", port=0, points=20, update_interval=0.2)
     await sim.__aenter__()
-    config = {
-        "thing": "dead-1", "site": "plant", "asset_type": "pump",
-        "devices": [sim.device_config("plc", poll_interval="100ms", timeout="500ms", retries=0,
-                                      reconnect_min="100ms", reconnect_max="500ms")],
-        "aggregation": {"mode": "raw", "bad_heartbeat": "1h"},
-        "batching": {"max_age": "300ms"},
-        "spool": {"type": "sqlite", "path": str(tmp_path / "spool.db")},
-        "publish": {"type": "file", "path": str(published)},
-        "status": {"health_file": str(tmp_path / "health.json"), "interval": "1s"},
-    }
+    device = sim.device_config("plc", poll_interval="100ms", timeout="500ms", retries=0,
+                               reconnect_min="100ms", reconnect_max="500ms")
+    config = file_agent_config(tmp_path, thing="dead-1", device=device, aggregation={"bad_heartbeat": "1h"})
     agent = AgentProcess(tmp_path, config)
     try:
         await agent.start()
