@@ -4,6 +4,7 @@ against a Modbus simulator that goes away and comes back, publishing to a file."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +58,36 @@ async def test_an_unplugged_plc_costs_one_record_and_comes_back_up(tmp_path: Pat
     finally:
         await agent.cleanup()
         await sim.__aexit__(None, None, None)
+
+
+async def test_a_plc_that_accepts_but_never_answers_costs_one_record(tmp_path: Path) -> None:
+    """Its first request of a poll times out, the client drops the connection, the rest of the poll
+    is disconnected, the next poll reconnects: the faults alternate, the device stays down."""
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while await reader.read(1024):
+                pass
+        writer.close()
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    device = {"type": "modbus_tcp", "name": "plc", "host": "127.0.0.1", "port": port, "poll_interval": "100ms",
+              "timeout": "200ms", "retries": 0, "reconnect_min": "100ms", "reconnect_max": "300ms",
+              "max_gap": 0, "points": [{"name": f"p{a}", "address": a} for a in (0, 10, 20)]}
+    config = file_agent_config(tmp_path, thing="silent-1", device=device, aggregation={"bad_heartbeat": "1h"})
+    agent = AgentProcess(tmp_path, config)
+    published = tmp_path / "published.jsonl"
+    try:
+        await agent.start()
+        await agent.wait_until(lambda: _states(published_batches(published)), WITHIN, "the down record")
+        await asyncio.sleep(MEASURE)
+        assert await agent.stop() == 0
+    finally:
+        await agent.cleanup()
+        server.close()
+        await server.wait_closed()
+    batches = published_batches(published)
+    assert [v for v, _ in _states(batches)] == ["down"]
+    assert {r["point"] for b in batches for r in b.get("readings", [])} == {"plc:state"}
+    assert len(batches) == 1, f"{len(batches)} batches for a device that never answered"
