@@ -145,8 +145,9 @@ class RulesRunner:
         return [name for name, compiled in self.rules.items() if compiled.rule.matches_topic(topic)]
 
     async def process(self, topic: str, payload: bytes, clientid: str | None = None,
-                      timestamp: int | None = None) -> Outcome:
-        """Run one message through the rules; never raises for a bad message or a failing action."""
+                      timestamp: int | None = None, principal: str | None = None) -> Outcome:
+        """Run one message through the rules; never raises for a bad message or a failing action.
+        ``clientid`` and ``principal`` are what ``clientid()`` and ``principal()`` return."""
         self.counters["messages"] += 1
         timestamp = timestamp if timestamp is not None else int(time.time() * 1000)
         outcome = Outcome()
@@ -158,7 +159,7 @@ class RulesRunner:
                 logger.warning("rule_not_found", extra={"rule": named, "topic": topic})
             return outcome
         for name in names:
-            failures = await self._apply(self.rules[name], topic, payload, clientid, timestamp)
+            failures = await self._apply(self.rules[name], topic, payload, clientid, timestamp, principal)
             if failures is not None:
                 outcome.fired.append(name)
                 if failures:
@@ -166,11 +167,11 @@ class RulesRunner:
         return outcome
 
     async def _apply(self, compiled: _CompiledRule, topic: str, payload: bytes, clientid: str | None,
-                     timestamp: int) -> list[ActionFailure] | None:
+                     timestamp: int, principal: str | None) -> list[ActionFailure] | None:
         """The rule's failures, or None when it did not fire."""
         name = compiled.spec.name
         try:
-            result = compiled.rule.run(topic, payload, clientid=clientid, timestamp=timestamp)
+            result = compiled.rule.run(topic, payload, clientid=clientid, timestamp=timestamp, principal=principal)
             output = None if result is None else result.output
         except Exception as exc:
             self.counters["sql_errors"] += 1

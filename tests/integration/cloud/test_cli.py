@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from cloud.rig import Rig
-from tests.fixtures.broker import MqttClientFactory
+from tests.fixtures.broker import MqttClientFactory, allow_rule
 from tests.unit.cloud.batches import make_batch
 
 RULES = {
@@ -46,6 +46,7 @@ async def test_rules_run_serves_the_rig_and_query_answers(rig: Rig, mqtt_client:
     assert runner.stderr is not None
     try:
         device = await mqtt_client(rig.issue_identity("pump-1", tmp_path / "pump-1"))
+        allow_rule(rig, "telemetry")
         async with asyncio.timeout(60):
             while True:
                 await device.publish("$aws/rules/telemetry/dt/plant1/pump/pump-1/telemetry",
