@@ -61,7 +61,8 @@ def device_policy(*, region: str = "*", account: str = "*", rule: str = TELEMETR
 
 def claim_policy(*, template: str, region: str = "*", account: str = "*") -> dict[str, Any]:
     """The claim certificate's IoT policy: the provisioning API of one template, nothing else."""
-    requests = [topics.CREATE_FROM_CSR, topics.CREATE_KEYS, topics.register_thing(template)]
+    requests = [t for fmt in topics.FORMATS for t in (
+        f"{topics.CREATE_FROM_CSR_BASE}/{fmt}", f"{topics.CREATE_KEYS_BASE}/{fmt}", topics.register_thing(template, fmt))]
     return {
         "Version": "2012-10-17",
         "Statement": [
