@@ -46,6 +46,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                        help="provisioning template JSON (AWS format; repeatable; default: the shipped one)")
     serve.add_argument("--allow-serials", type=Path,
                        help="pre-provisioning hook: only SerialNumber values listed in this file (one a line)")
+    serve.add_argument("--refuse-registered-serials", action="store_true",
+                       help="pre-provisioning hook: refuse a SerialNumber a registered thing already has")
     serve.add_argument("--rate", type=float, help="requests per second before answering 429 Throttling")
     serve.set_defaults(func=_serve)
 
@@ -166,20 +168,28 @@ def _open_rig(directory: Path) -> Rig:
 
 def _serve(args: argparse.Namespace) -> int:
     from provisioning.service.api import TemplateEntry
-    from provisioning.service.hooks import SerialAllowList
-    from provisioning.service.service import ProvisioningService, state_dir
+    from provisioning.service.hooks import (
+        PreProvisioningHook,
+        RefuseRegisteredSerials,
+        SerialAllowList,
+        every,
+    )
+    from provisioning.service.service import ProvisioningService, open_registry, state_dir
     from provisioning.service.templates import DEFAULT_TEMPLATE_PATH, TemplateError, load_template
 
     rig = _open_rig(args.dir)
     if not rig.is_running():
         raise EdgeferryError(f"provision: the rig in {args.dir} is not running (edgeferry cloud up)")
-    hook = None
+    hooks: list[PreProvisioningHook] = []
     if args.allow_serials is not None:
         try:
-            hook = SerialAllowList(line.strip() for line in args.allow_serials.read_text().splitlines()
-                                   if line.strip())
+            hooks.append(SerialAllowList(line.strip() for line in args.allow_serials.read_text().splitlines()
+                                         if line.strip()))
         except OSError as exc:
             raise EdgeferryError(f"provision: {args.allow_serials}: {exc.strerror}") from None
+    if args.refuse_registered_serials:
+        hooks.append(RefuseRegisteredSerials(open_registry(rig)))
+    hook = every(*hooks) if hooks else None
     try:
         templates = {t.name: TemplateEntry(t, hook) for t in
                      (load_template(p) for p in (args.template or [DEFAULT_TEMPLATE_PATH]))}

@@ -236,6 +236,13 @@ class Registry:
         with self._lock:
             return self._db.execute("SELECT 1 FROM things WHERE name = ?", (name,)).fetchone() is not None
 
+    def thing_with_attribute(self, attribute: str, value: str) -> str | None:
+        """The name of a thing whose attribute ``attribute`` is ``value``, if any."""
+        with self._lock:
+            row = self._db.execute("SELECT name FROM things WHERE json_extract(attributes, ?) = ? LIMIT 1",
+                                   (f'$."{attribute}"', value)).fetchone()
+        return None if row is None else str(row[0])
+
     def thing(self, name: str) -> ThingRecord | None:
         with self._lock:
             row = self._db.execute(
