@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -69,7 +70,8 @@ class Rig:
     IoT Core does from the policies in :attr:`authorization` (see :mod:`cloud.rig.rules`).
 
     ``port=None`` reuses the port of the last run in this directory, or picks a free one.
-    ``limits`` sets IoT Core's connect, publish and payload limits (defaults: AWS's).
+    ``limits`` sets IoT Core's connect, publish and payload limits (default: those of the last start
+    in this directory, else AWS's), so that every process rewriting the rules keeps them.
     """
 
     def __init__(self, directory: Path, port: int | None = None, *, limits: Limits | None = None) -> None:
@@ -79,7 +81,9 @@ class Rig:
         self._port: int | None = port or self._saved_state().get("port")
         self._process: subprocess.Popen[bytes] | None = None
         self._ca: CertificateAuthority | None = None
-        self.authorization = BrokerAuthorization(limits=limits or Limits())
+        saved = self._saved_state().get("limits")
+        self.authorization = BrokerAuthorization(
+            limits=limits or (Limits(**saved) if isinstance(saved, dict) else Limits()))
         """Policies, registry principals and limits; change them and call :meth:`reload`."""
 
     # paths and identities -------------------------------------------------------------------
@@ -292,7 +296,7 @@ class Rig:
             time.sleep(0.02)
         self._process = process
         state = {"host": self.host, "port": self.port, "pid": process.pid,
-                 "config": str(self.config_path)}
+                 "config": str(self.config_path), "limits": dataclasses.asdict(self.authorization.limits)}
         write_text(self.directory / "rig.json", json.dumps(state, indent=2) + "\n")
 
     def _answers_tls(self) -> bool:

@@ -361,6 +361,15 @@ static struct policy *find_policy(const char *name)
 	return NULL;
 }
 
+static const char *attached_thing(const struct principal *who, const char *client_id)
+{
+	int i;
+	for(i = 0; who && client_id && i < who->thing_count; i++){
+		if(!strcmp(who->things[i], client_id)) return client_id;
+	}
+	return NULL;
+}
+
 /* IoT policy wildcards: '*' any run of characters ('/' included), '?' one character */
 static bool glob(const char *pattern, const char *text)
 {
@@ -510,7 +519,6 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	struct session *s;
 	const char *thing = NULL;
 	char cert_id[65];
-	int i;
 	(void)event; (void)userdata;
 
 	if(!rules || !client_id || !certificate_id(ed->client, cert_id)) return MOSQ_ERR_AUTH;
@@ -520,9 +528,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 		who = find_principal(cert_id);
 	}
 	if(!who || !who->active) return MOSQ_ERR_AUTH;
-	for(i = 0; i < who->thing_count; i++){
-		if(!strcmp(who->things[i], client_id)) thing = client_id;
-	}
+	thing = attached_thing(who, client_id);
 	if(!authorised(who, thing, client_id, CONNECT, "client", client_id)) return MOSQ_ERR_AUTH;
 	s = find_session(ed->client);
 	if(s && !strcmp(s->cert_id, cert_id) && !strcmp(s->client_id, client_id)){
@@ -551,25 +557,31 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_acl_check *ed = event_data;
 	struct session *s = find_session(ed->client);
-	struct principal *who = s ? find_principal(s->cert_id) : NULL;
+	/* a persistent session whose client is offline (or restored after a restart) still receives
+	 * into its queue: it is known by the username (certificate id) it connected with */
+	const char *cert_id = s ? s->cert_id : mosquitto_client_username(ed->client);
+	const char *client_id = s ? s->client_id : mosquitto_client_id(ed->client);
+	struct principal *who = cert_id ? find_principal(cert_id) : NULL;
+	const char *thing = s ? s->thing : attached_thing(who, client_id);
 	bool v5 = mosquitto_client_protocol_version(ed->client) == 5;
 	(void)event; (void)userdata;
 
+	if(!who || !client_id) return ed->access == MOSQ_ACL_WRITE && !v5 ? MOSQ_ERR_AUTH : MOSQ_ERR_ACL_DENIED;
 	switch(ed->access){
 		case MOSQ_ACL_UNSUBSCRIBE:
 			return MOSQ_ERR_SUCCESS;
 		case MOSQ_ACL_SUBSCRIBE:
-			return who && authorised(who, s->thing, s->client_id, SUBSCRIBE, "topicfilter", ed->topic)
+			return authorised(who, thing, client_id, SUBSCRIBE, "topicfilter", ed->topic)
 				? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
 		case MOSQ_ACL_READ:
-			return who && authorised(who, s->thing, s->client_id, RECEIVE, "topic", ed->topic)
+			return authorised(who, thing, client_id, RECEIVE, "topic", ed->topic)
 				? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
 		case MOSQ_ACL_WRITE:
 			if(rules && rules->max_payload && ed->payloadlen > rules->max_payload){
 				/* IoT Core disconnects a client whose payload exceeds the limit (CLIENT_ERROR) */
 				return MOSQ_ERR_OVERSIZE_PACKET;
 			}
-			if(who && authorised(who, s->thing, s->client_id, PUBLISH, "topic", ed->topic)){
+			if(authorised(who, thing, client_id, PUBLISH, "topic", ed->topic)){
 				return MOSQ_ERR_SUCCESS;
 			}
 			/* MQTT 5: PUBACK 0x87; MQTT 3.1.1 has no refusal code: IoT Core disconnects (AUTH_ERROR) */

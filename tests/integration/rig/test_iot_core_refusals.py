@@ -20,7 +20,7 @@ from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
-from awscrt.mqtt5 import ConnectReasonCode, SubackReasonCode
+from awscrt.mqtt5 import ConnectReasonCode, PubackReasonCode, SubackReasonCode
 from cryptography import x509
 
 from cloud.rig import Limits, Rig, RigIdentity
@@ -272,3 +272,33 @@ async def test_revocation_cuts_every_connection_of_the_certificate_within_5_s(
     await asyncio.sleep(1.0)
     assert not a.connected.is_set()
     assert not b.connected.is_set()
+
+
+# persistent sessions ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("restart", [False, True])
+async def test_an_offline_persistent_session_still_receives_what_its_policy_allows(
+        rig: Rig, mqtt_client: MqttClientFactory, tmp_path: Path, restart: bool) -> None:
+    """Queued for the cloud side while it is away (and across a broker restart), as IoT Core keeps
+    a persistent session's messages: authorised by the session's certificate, not its connection."""
+    received: asyncio.Queue[str] = asyncio.Queue()
+
+    async def handle(topic: str, payload: bytes, *, clientid: str | None, principal: str | None) -> None:
+        await received.put(topic)
+
+    cloud = rig.cloud_identity
+    settings = MqttSettings(rig.host, rig.port, rig.ca_path, cloud.cert_path, cloud.key_path,
+                            client_id="persistent-cloud")
+    first = MqttAttachment(settings, handle, [])
+    await first.start()
+    await first.stop()
+    if restart:
+        await asyncio.to_thread(rig.restart)
+    pump = await mqtt_client(identity(rig, tmp_path, "pump-10"))
+    assert await pump.publish(TELEMETRY.format(thing="pump-10"), b"{}") == PubackReasonCode.SUCCESS
+    again = MqttAttachment(settings, handle, [])
+    await again.start()
+    try:
+        assert await asyncio.wait_for(received.get(), 20) == TELEMETRY.format(thing="pump-10")
+    finally:
+        await again.stop()
