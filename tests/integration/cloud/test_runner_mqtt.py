@@ -12,7 +12,7 @@ from cloud.rules.mqtt_attach import MqttSettings
 from cloud.rules.rulesfile import RulesFile, parse_rules
 from cloud.rules.runner import RulesRunner
 from cloud.stores.sql import SqlDatabase
-from tests.fixtures.broker import MqttClientFactory, allow_rule
+from tests.fixtures.broker import MqttClientFactory, allow_rule, as_identity
 from tests.integration.cloud.stored import stored
 from tests.unit.cloud.batches import make_batch
 
@@ -141,3 +141,21 @@ async def test_a_message_the_runner_did_not_finish_is_delivered_again(rig: Rig, 
         assert received == [("$aws/rules/telemetry/dt/plant1/pump/pump-1/telemetry", b'{"n":1}')]
     finally:
         await resumed.stop()
+
+
+async def test_clientid_and_principal_are_the_broker_s_word_not_the_payload_s(
+        rig: Rig, mqtt_client: MqttClientFactory, tmp_path: Path) -> None:
+    """On the live rig, clientid() and principal() are the publisher's client id and certificate id
+    (as on IoT Core), whatever the device writes into its message."""
+    directory = rig.issue_identity("pump-1", tmp_path / "pump-1")
+    device = await mqtt_client(directory)
+    await device.subscribe("cmd/pump-1/#")
+    who = parse_rules({"dataDir": str(tmp_path / "data"), "rules": [
+        {"name": "who", "sql": "SELECT clientid() AS c, principal() AS p FROM 'dt/+/+/+/telemetry'",
+         "actions": [{"republish": {"topic": "cmd/${topic(4)}/who", "qos": 1}}]}]})
+    async with RulesRunner(who, mqtt=settings(rig)):
+        forged = (("edgeferry-clientid", "victim"), ("edgeferry-principal", "0" * 64))
+        await device.publish("dt/plant1/pump/pump-1/telemetry", b'{"clientid": "victim"}', user_properties=forged)
+        message = await device.next_message(WAIT)
+    assert message.topic == "cmd/pump-1/who"
+    assert message.json() == {"c": "pump-1", "p": as_identity(directory).certificate_id}
