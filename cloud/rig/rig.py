@@ -83,7 +83,8 @@ class Rig:
         self._ca: CertificateAuthority | None = None
         saved = self._saved_state().get("limits")
         self.authorization = BrokerAuthorization(
-            limits=limits or (Limits(**saved) if isinstance(saved, dict) else Limits()))
+            limits=limits or (Limits(**saved) if isinstance(saved, dict) else Limits()),
+            principals=self._saved_principals())
         """Policies, registry principals and limits; change them and call :meth:`reload`."""
 
     # paths and identities -------------------------------------------------------------------
@@ -129,6 +130,12 @@ class Rig:
     @property
     def principals_path(self) -> Path:
         return self.broker_dir / "principals"
+
+    @property
+    def registry_path(self) -> Path:
+        """The principals set through :attr:`authorization` (by the provisioning service), kept so
+        that another process starting or reloading this rig keeps them."""
+        return self.broker_dir / "registry-principals.json"
 
     @property
     def cloud_identity(self) -> RigIdentity:
@@ -270,8 +277,10 @@ class Rig:
 
     def _write_config(self) -> None:
         settings = self._settings()
+        principals = self.authorization.principals
+        write_text(self.registry_path, json.dumps([dataclasses.asdict(p) for p in principals.values()]))
         cloud = self.cloud_identity.certificate_id
-        self.authorization.principals[cloud] = Principal(cloud, (CLOUD_POLICY_NAME,), limited=False)
+        principals[cloud] = Principal(cloud, (CLOUD_POLICY_NAME,), limited=False)
         write_text(self.rules_path, self.authorization.render())
         write_text(self.config_path, settings.render())
 
@@ -348,6 +357,15 @@ class Rig:
                 return False
             time.sleep(0.02)
         return True
+
+    def _saved_principals(self) -> dict[str, Principal]:
+        try:
+            saved = json.loads(self.registry_path.read_text())
+        except (OSError, ValueError):
+            return {}
+        principals = (Principal(**{**p, "policies": tuple(p["policies"]), "things": tuple(p["things"])})
+                      for p in saved if isinstance(p, dict))
+        return {p.certificate_id: p for p in principals}
 
     def _saved_state(self) -> dict[str, Any]:
         try:
