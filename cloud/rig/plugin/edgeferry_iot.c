@@ -137,13 +137,18 @@ static unsigned hash_ptr(const void *p)
 	return (unsigned)(((uintptr_t)p >> 4) % BUCKETS);
 }
 
-/* token bucket: refill at rate per second up to rate (one second of burst); take one if any */
+/* a token bucket holds one second of its rate, and at least one token */
+static double capacity(double rate)
+{
+	return rate < 1.0 ? 1.0 : rate;
+}
+
+/* token bucket: refill at rate per second up to its capacity; take one if any (rate 0: no limit) */
 static bool take(double *tokens, double *at, double rate, double now)
 {
-	double capacity = rate < 1.0 ? 1.0 : rate;
 	if(rate <= 0) return true;
 	*tokens += (now - *at) * rate;
-	if(*tokens > capacity) *tokens = capacity;
+	if(*tokens > capacity(rate)) *tokens = capacity(rate);
 	*at = now;
 	if(*tokens < 1.0) return false;
 	*tokens -= 1.0;
@@ -546,7 +551,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	s->cert_id = strdup(cert_id);
 	s->client_id = strdup(client_id);
 	s->thing = thing ? strdup(thing) : NULL;
-	s->tokens = rules->publish_per_second;
+	s->tokens = capacity(rules->publish_per_second);
 	s->at = now_s();
 	s->next = sessions[hash_ptr(ed->client)];
 	sessions[hash_ptr(ed->client)] = s;
@@ -781,7 +786,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **user_data,
 	}
 	reload_if_changed();
 	if(!rules) return MOSQ_ERR_INVAL;
-	account_tokens = rules->connect_per_account;
+	account_tokens = capacity(rules->connect_per_account);
 	account_at = now_s();
 	last_prune = account_at;
 	mosquitto_callback_register(plugin_id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL, NULL);

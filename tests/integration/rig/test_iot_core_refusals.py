@@ -118,20 +118,25 @@ def _raw_connect(rig: Rig, who: RigIdentity, client_id: str) -> bytes:
             return b""
 
 
-async def test_connects_beyond_one_per_second_per_client_id_are_refused(rig: Rig, tmp_path: Path) -> None:
-    pump = identity(rig, tmp_path, "pump-2")
-    assert await asyncio.to_thread(_raw_connect, rig, pump, "pump-2") == b"\x20\x02\x00\x00"
-    assert await asyncio.to_thread(_raw_connect, rig, pump, "pump-2") == b""
-    await asyncio.sleep(1.2)
-    assert await asyncio.to_thread(_raw_connect, rig, pump, "pump-2") == b"\x20\x02\x00\x00"
+async def test_connects_beyond_the_rate_per_client_id_are_refused(tmp_path: Path) -> None:
+    """IoT Core allows 1 CONNECT per second per client id; a slower rate here keeps the test
+    independent of how long a handshake takes on a loaded machine."""
+    assert Limits().connect_per_client == 1.0
+    async with Rig(tmp_path / "rig", limits=Limits(connect_per_client=0.2)) as rig:
+        pump = identity(rig, tmp_path, "pump-2")
+        assert await asyncio.to_thread(_raw_connect, rig, pump, "pump-2") == b"\x20\x02\x00\x00"
+        assert await asyncio.to_thread(_raw_connect, rig, pump, "pump-2") == b""
+        await asyncio.sleep(5.5)
+        assert await asyncio.to_thread(_raw_connect, rig, pump, "pump-2") == b"\x20\x02\x00\x00"
 
 
 async def test_account_wide_connect_rate_is_enforced(tmp_path: Path) -> None:
-    async with Rig(tmp_path / "rig", limits=Limits(connect_per_account=3)) as rig:
-        things = [identity(rig, tmp_path, f"t-{i}") for i in range(5)]
+    assert Limits().connect_per_account == 500.0
+    async with Rig(tmp_path / "rig", limits=Limits(connect_per_account=0.2)) as rig:
+        things = [identity(rig, tmp_path, f"t-{i}") for i in range(4)]
         replies = [await asyncio.to_thread(_raw_connect, rig, t, t.name) for t in things]
-        assert replies.count(b"\x20\x02\x00\x00") <= 4  # 3 of burst, at most one more refilled meanwhile
-        assert b"" in replies
+        assert replies[0] == b"\x20\x02\x00\x00"
+        assert replies[1:].count(b"") >= 2, replies
 
 
 # subscribe ----------------------------------------------------------------------------------------
