@@ -23,7 +23,7 @@ from cloud.rig.errors import RigError
 
 QUEUE_BOUND = 10_000_000
 """Messages queued per persistent session: effectively unbounded. Not 0 ("no limit"): with
-``max_queued_messages 0`` mosquitto 2.0.11 drops the connection of a client whose publish the ACL
+``max_queued_messages 0`` mosquitto 2.0.11 drops the connection of a client whose publish the plugin
 denies instead of answering PUBACK 0x87 (tests/integration/rig/test_attacks.py catches it)."""
 
 MAX_PACKET = 128 * 1024 + 1024

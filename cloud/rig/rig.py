@@ -52,7 +52,7 @@ CLOUD_USER = "edgeferry-cloud"
 """CN of the rig's privileged client (the rules runner and the test subscriber)."""
 SERVER_NAMES = ("localhost", "127.0.0.1")
 CLIENT_NAME = re.compile(r"^[A-Za-z0-9_:-]{1,128}$")
-"""AWS IoT thing names; also keeps ``+ # /`` out of ACL ``%u`` substitution."""
+"""AWS IoT thing names; also keeps ``+ # /`` and the rules file's separators out of thing names."""
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
 _PORT_ATTEMPTS = 5

@@ -1,4 +1,4 @@
-"""MqttSink against a real Mosquitto with mTLS and per-thing ACLs (the local IoT Core rig)."""
+"""MqttSink against a real Mosquitto with mTLS and the exported device policy (the local IoT Core rig)."""
 
 from __future__ import annotations
 
