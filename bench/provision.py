@@ -3,7 +3,7 @@
 A rig (Mosquitto) and ``edgeferry provision serve`` run in their own processes, so the service's
 CPU is counted apart from the devices'; the devices are awscrt clients in this process, each doing
 what a device does on first start: EC P-256 key, CSR, CreateCertificateFromCsr, RegisterThing (the
-service reloads the broker ACL and waits until it is in force before it answers), identity stored
+service reloads the broker's rules and waits until they are in force before it answers), identity stored
 with fsync. Both modes run in one invocation, so their ratio is meaningful on a noisy machine.
 
     .venv/bin/python bench/provision.py [--quick]

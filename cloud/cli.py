@@ -12,17 +12,24 @@ from cloud.audit.cli import register_audit
 from cloud.cost.cli import register_cost
 from cloud.export.cli import register_export
 from cloud.processors import cli as processors_cli
-from cloud.rig import Rig, RigError
+from cloud.rig import Limits, Rig, RigError
 from cloud.rules import runner_cli
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="cloud_command", metavar="COMMAND", required=True)
 
-    up = sub.add_parser("up", help="start the local broker (Mosquitto, mTLS, per-thing ACLs)")
+    up = sub.add_parser("up", help="start the local broker (Mosquitto, mTLS, authorised by IoT policies)")
     _rig_dir(up)
     up.add_argument("--port", type=int, default=None,
                     help="TLS port (default: the last one used in DIR, else a free one)")
+    defaults = Limits()
+    up.add_argument("--connect-rate", type=float, default=defaults.connect_per_client,
+                    help="CONNECTs per second per client id (IoT Core: 1; 0: no limit)")
+    up.add_argument("--account-connect-rate", type=float, default=defaults.connect_per_account,
+                    help="CONNECTs per second for all clients (IoT Core's default quota: 500; 0: no limit)")
+    up.add_argument("--publish-rate", type=float, default=defaults.publish_per_second,
+                    help="publishes per second per connection (IoT Core: 100; 0: no limit)")
     up.set_defaults(func=_up)
 
     down = sub.add_parser("down", help="stop the local broker")
@@ -60,7 +67,9 @@ def _fail(exc: RigError) -> int:
 
 def _up(args: argparse.Namespace) -> int:
     try:
-        rig = Rig(args.dir, args.port).start()
+        limits = Limits(connect_per_client=args.connect_rate, connect_per_account=args.account_connect_rate,
+                        publish_per_second=args.publish_rate)
+        rig = Rig(args.dir, args.port, limits=limits).start()
     except RigError as exc:
         return _fail(exc)
     print(f"broker listening on mqtts://{rig.host}:{rig.port} (CA {rig.ca_path}, "

@@ -46,6 +46,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                        help="provisioning template JSON (AWS format; repeatable; default: the shipped one)")
     serve.add_argument("--allow-serials", type=Path,
                        help="pre-provisioning hook: only SerialNumber values listed in this file (one a line)")
+    serve.add_argument("--refuse-registered-serials", action="store_true",
+                       help="pre-provisioning hook: refuse a SerialNumber a registered thing already has")
     serve.add_argument("--rate", type=float, help="requests per second before answering 429 Throttling")
     serve.set_defaults(func=_serve)
 
@@ -75,7 +77,20 @@ def register(parser: argparse.ArgumentParser) -> None:
     export.add_argument("--region", default="*")
     export.add_argument("--account", default="*")
     export.add_argument("--rule", default="edgeferry_telemetry", help="basic-ingest rule name")
+    export.add_argument("--alarm-rule", default="edgeferry_alarms", help="basic-ingest rule name for alarms")
     export.set_defaults(func=_export_aws)
+
+    check = sub.add_parser("check-policy", help="whether an IoT policy allows an action, and which statement "
+                           "decided (exit 0 allowed, 3 denied)")
+    check.add_argument("--policy", type=Path, action="append", default=[],
+                       help="IoT policy JSON (repeatable; default: the device policy export-aws writes)")
+    check.add_argument("--thing", required=True, help="the thing the certificate is attached to")
+    check.add_argument("--client-id", help="MQTT client id (default: the thing name)")
+    check.add_argument("--action", choices=["connect", "publish", "subscribe", "receive"], default="publish")
+    check.add_argument("--topic", help="topic (publish, receive) or topic filter (subscribe)")
+    check.add_argument("--region", default="local", help="the connection's region (as in the ARNs)")
+    check.add_argument("--account", default="000000000000", help="the connection's account (as in the ARNs)")
+    check.set_defaults(func=_check_policy)
 
 
 def _device_options(parser: argparse.ArgumentParser) -> None:
@@ -153,20 +168,28 @@ def _open_rig(directory: Path) -> Rig:
 
 def _serve(args: argparse.Namespace) -> int:
     from provisioning.service.api import TemplateEntry
-    from provisioning.service.hooks import SerialAllowList
-    from provisioning.service.service import ProvisioningService, state_dir
+    from provisioning.service.hooks import (
+        PreProvisioningHook,
+        RefuseRegisteredSerials,
+        SerialAllowList,
+        every,
+    )
+    from provisioning.service.service import ProvisioningService, open_registry, state_dir
     from provisioning.service.templates import DEFAULT_TEMPLATE_PATH, TemplateError, load_template
 
     rig = _open_rig(args.dir)
     if not rig.is_running():
         raise EdgeferryError(f"provision: the rig in {args.dir} is not running (edgeferry cloud up)")
-    hook = None
+    hooks: list[PreProvisioningHook] = []
     if args.allow_serials is not None:
         try:
-            hook = SerialAllowList(line.strip() for line in args.allow_serials.read_text().splitlines()
-                                   if line.strip())
+            hooks.append(SerialAllowList(line.strip() for line in args.allow_serials.read_text().splitlines()
+                                         if line.strip()))
         except OSError as exc:
             raise EdgeferryError(f"provision: {args.allow_serials}: {exc.strerror}") from None
+    if args.refuse_registered_serials:
+        hooks.append(RefuseRegisteredSerials(open_registry(rig)))
+    hook = every(*hooks) if hooks else None
     try:
         templates = {t.name: TemplateEntry(t, hook) for t in
                      (load_template(p) for p in (args.template or [DEFAULT_TEMPLATE_PATH]))}
@@ -242,7 +265,38 @@ def _export_aws(args: argparse.Namespace) -> int:
         template = load_template(args.template or DEFAULT_TEMPLATE_PATH)
     except TemplateError as exc:
         raise EdgeferryError(f"provision: {exc}") from None
-    for path in export_aws(template, args.out, region=args.region, account=args.account, rule=args.rule):
+    for path in export_aws(template, args.out, region=args.region, account=args.account, rule=args.rule,
+                           alarm_rule=args.alarm_rule):
         print(path)
     return 0
+
+
+def _check_policy(args: argparse.Namespace) -> int:
+    from provisioning.aws.export import DEVICE_POLICY_NAME, device_policy
+    from provisioning.policy import PolicyError, check
+
+    client_id = args.client_id or args.thing
+    if args.action != "connect" and not args.topic:
+        raise EdgeferryError(f"provision: check-policy --action {args.action} needs --topic")
+    policies = {DEVICE_POLICY_NAME: device_policy()} if not args.policy else {
+        path.name: _json_file(path) for path in args.policy}
+    try:
+        decision = check(policies, f"iot:{args.action.capitalize()}",
+                         client_id if args.action == "connect" else args.topic, client_id=client_id,
+                         thing=args.thing if client_id == args.thing else None,
+                         prefix=f"arn:aws:iot:{args.region}:{args.account}:")
+    except PolicyError as exc:
+        raise EdgeferryError(f"provision: {exc}") from None
+    print(decision.describe())
+    return 0 if decision.allowed else 3
+
+
+def _json_file(path: Path) -> dict[str, object]:
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise EdgeferryError(f"provision: {path}: {exc}") from None
+    if not isinstance(document, dict):
+        raise EdgeferryError(f"provision: {path}: a policy document is a JSON object")
+    return document
 

@@ -22,6 +22,11 @@ apt_install() {
 if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
   apt_install mosquitto || { echo "bootstrap: mosquitto is missing; install it (apt-get install mosquitto, brew install mosquitto)" >&2; exit 1; }
 fi
+if [ ! -f /usr/include/mosquitto_broker.h ] || [ ! -f /usr/include/mosquitto.h ] || [ ! -f /usr/include/openssl/sha.h ]; then
+  # the rig's broker plugin (cloud/rig/plugin) is compiled against these on first use
+  apt_install gcc libc6-dev mosquitto-dev libmosquitto-dev libssl-dev ||
+    echo "bootstrap: mosquitto-dev, libmosquitto-dev, libssl-dev or gcc missing; the rig cannot build its broker plugin" >&2
+fi
 if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
   apt_install nats-server || echo "bootstrap: nats-server not installed; the JetStream tests will be skipped" >&2
 fi

@@ -82,7 +82,7 @@ async def open_worker(options: WorkerOptions) -> AsyncIterator[Worker]:
         settings = MqttSettings(rig.host, rig.port, rig.ca, rig.cert, rig.key,
                                 client_id=f"{options.client_id}-{options.member or 'solo'}")
 
-        async def on_command(topic: str, payload: bytes) -> None:
+        async def on_command(topic: str, payload: bytes, **_publisher: str | None) -> None:
             _, key, alarm, verb = topic.split("/")
             if verb not in COMMANDS:
                 logger.warning("processor_unknown_command", extra={"topic": topic})

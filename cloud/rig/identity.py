@@ -6,9 +6,13 @@ does not import ``edge_agent``, so the names are repeated here and a test checks
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from cloud.rig.files import write_private
 from provisioning.pki import CertificateAuthority
@@ -27,6 +31,11 @@ class RigIdentity:
     directory: Path
 
     @property
+    def certificate_id(self) -> str:
+        """The certificate's ID as AWS IoT names it: SHA-256 of its DER, hex."""
+        return certificate_id(self.cert_path.read_bytes())
+
+    @property
     def cert_path(self) -> Path:
         return self.directory / CERT_FILE
 
@@ -37,6 +46,12 @@ class RigIdentity:
     @property
     def ca_path(self) -> Path:
         return self.directory / CA_FILE
+
+
+def certificate_id(cert_pem: bytes) -> str:
+    """AWS IoT's certificateId of a PEM certificate: the SHA-256 of its DER encoding, hex."""
+    der = x509.load_pem_x509_certificate(cert_pem).public_bytes(Encoding.DER)
+    return hashlib.sha256(der).hexdigest()
 
 
 def write_identity(ca: CertificateAuthority, name: str, directory: Path, *,

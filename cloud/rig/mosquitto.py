@@ -23,8 +23,13 @@ from cloud.rig.errors import RigError
 
 QUEUE_BOUND = 10_000_000
 """Messages queued per persistent session: effectively unbounded. Not 0 ("no limit"): with
-``max_queued_messages 0`` mosquitto 2.0.11 drops the connection of a client whose publish the ACL
+``max_queued_messages 0`` mosquitto 2.0.11 drops the connection of a client whose publish the plugin
 denies instead of answering PUBACK 0x87 (tests/integration/rig/test_attacks.py catches it)."""
+
+MAX_PACKET = 128 * 1024 + 1024
+"""Packets beyond this are cut off while being read (the connection is closed); the plugin
+refuses payloads over exactly 128 KiB, so this only bounds what a client can make the broker
+buffer (topic, properties and header fit in the extra kilobyte)."""
 
 SEARCH_PATH = ("/usr/sbin", "/usr/local/sbin", "/opt/homebrew/sbin", "/usr/local/opt/mosquitto/sbin")
 
@@ -56,7 +61,10 @@ class BrokerSettings:
     ca_file: Path
     cert_file: Path
     key_file: Path
-    acl_file: Path
+    plugin: Path
+    """The compiled authorisation plugin (:mod:`cloud.rig.plugin`)."""
+    rules_file: Path
+    principals_file: Path
     crl_file: Path | None = None
     """PEM CRL of revoked client certificates (listener TLS settings are reloaded on SIGHUP
     since mosquitto 2.0)."""
@@ -65,11 +73,7 @@ class BrokerSettings:
     """Where sessions and queued messages survive a restart (saved at shutdown and every
     ``autosave_interval`` seconds); None: nothing survives."""
     autosave_interval: int = 2
-    pin_client_ids: bool = False
-    """``use_username_as_clientid``: the client id becomes the certificate CN, so no certificate can
-    take over another's session by connecting with its client id (as an IoT Core policy allowing
-    ``iot:Connect`` only on ``client/${iot:Connection.Thing.ThingName}`` does). Off by default:
-    then one identity (the cloud side's) may hold several connections."""
+    max_packet_size: int = MAX_PACKET
 
     def render(self) -> str:
         lines = [
@@ -86,7 +90,11 @@ class BrokerSettings:
             "log_type warning",
             "log_type notice",
             "log_timestamp_format %Y-%m-%dT%H:%M:%S",
-            f"acl_file {self.acl_file}",
+            f"max_packet_size {self.max_packet_size}",
+            # identity and authorisation: the plugin names each connection by its certificate
+            f"plugin {self.plugin}",
+            f"plugin_opt_rules_file {self.rules_file}",
+            f"plugin_opt_principals_file {self.principals_file}",
             "",
             f"listener {self.port} {self.host}",
             "max_connections -1",
@@ -94,10 +102,7 @@ class BrokerSettings:
             f"certfile {self.cert_file}",
             f"keyfile {self.key_file}",
             "require_certificate true",
-            "use_identity_as_username true",
         ]
-        if self.pin_client_ids:
-            lines.append("use_username_as_clientid true")
         if self.crl_file is not None:
             lines.append(f"crlfile {self.crl_file}")
         return "\n".join(lines) + "\n"

@@ -1,10 +1,11 @@
-"""The local IoT Core: a Mosquitto broker with mutual TLS and per-thing ACLs in one directory.
+"""The local IoT Core: a Mosquitto broker with mutual TLS, authorised by AWS IoT policies, in one directory.
 
 Layout of a rig directory::
 
     D/ca/ca.pem, ca.key.pem          the rig's CA (key 0600), made once and reused
     D/broker/server.pem, .key.pem    the broker's certificate (SAN localhost, 127.0.0.1)
-    D/broker/mosquitto.conf, acl     generated configuration and ACL file
+    D/broker/mosquitto.conf, rules   generated configuration and authorisation rules (cloud.rig.rules)
+    D/broker/principals              certificates the rig issued (appended)
     D/broker/mosquitto.log           the broker's log
     D/cloud/                         the privileged identity (CN ``edgeferry-cloud``)
     D/rig.json                       host, port and pid of the running broker
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -33,19 +35,24 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from cloud.rig.acl import CLOUD_USER, AclPolicy
 from cloud.rig.errors import RigError
 from cloud.rig.files import write_private, write_text
 from cloud.rig.identity import RigIdentity, write_identity
 from cloud.rig.mosquitto import BrokerSettings, find_mosquitto
+from cloud.rig.plugin import plugin_path
+from cloud.rig.rules import CLOUD_POLICY_NAME, BrokerAuthorization, Limits, append_principal
+from provisioning.aws.export import DEVICE_POLICY_NAME
 from provisioning.pki import CertificateAuthority
+from provisioning.policy import Principal
 
 logger = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
+CLOUD_USER = "edgeferry-cloud"
+"""CN of the rig's privileged client (the rules runner and the test subscriber)."""
 SERVER_NAMES = ("localhost", "127.0.0.1")
 CLIENT_NAME = re.compile(r"^[A-Za-z0-9_:-]{1,128}$")
-"""AWS IoT thing names; also keeps ``+ # /`` out of ACL ``%u`` substitution."""
+"""AWS IoT thing names; also keeps ``+ # /`` and the rules file's separators out of thing names."""
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
 _PORT_ATTEMPTS = 5
@@ -59,23 +66,26 @@ def free_port(host: str = HOST) -> int:
 
 
 class Rig:
-    """A Mosquitto broker with a generated CA, mTLS listener and pattern ACLs in ``directory``.
+    """A Mosquitto broker with a generated CA and an mTLS listener in ``directory``, authorising as
+    IoT Core does from the policies in :attr:`authorization` (see :mod:`cloud.rig.rules`).
 
     ``port=None`` reuses the port of the last run in this directory, or picks a free one.
-    ``pin_client_ids=True`` makes every client's id its certificate CN, so a device cannot take
-    over another's session by connecting with its client id (see :class:`BrokerSettings`).
+    ``limits`` sets IoT Core's connect, publish and payload limits (default: those of the last start
+    in this directory, else AWS's), so that every process rewriting the rules keeps them.
     """
 
-    def __init__(self, directory: Path, port: int | None = None, *, pin_client_ids: bool = False) -> None:
+    def __init__(self, directory: Path, port: int | None = None, *, limits: Limits | None = None) -> None:
         self.directory = directory.resolve()
-        self.pin_client_ids = pin_client_ids
         self.host = HOST
         self._requested_port = port
         self._port: int | None = port or self._saved_state().get("port")
         self._process: subprocess.Popen[bytes] | None = None
         self._ca: CertificateAuthority | None = None
-        self.acl = AclPolicy()
-        """The ACL policy; change it and call :meth:`reload` to apply it to the running broker."""
+        saved = self._saved_state().get("limits")
+        self.authorization = BrokerAuthorization(
+            limits=limits or (Limits(**saved) if isinstance(saved, dict) else Limits()),
+            principals=self._saved_principals())
+        """Policies, registry principals and limits; change them and call :meth:`reload`."""
 
     # paths and identities -------------------------------------------------------------------
 
@@ -114,6 +124,20 @@ class Rig:
         return self.directory / "ca" / "crl.pem"
 
     @property
+    def rules_path(self) -> Path:
+        return self.broker_dir / "rules"
+
+    @property
+    def principals_path(self) -> Path:
+        return self.broker_dir / "principals"
+
+    @property
+    def registry_path(self) -> Path:
+        """The principals set through :attr:`authorization` (by the provisioning service), kept so
+        that another process starting or reloading this rig keeps them."""
+        return self.broker_dir / "registry-principals.json"
+
+    @property
     def cloud_identity(self) -> RigIdentity:
         """The privileged client (CN ``edgeferry-cloud``): reads ``$aws/rules/#`` and ``dt/#``,
         writes ``cmd/#``."""
@@ -122,15 +146,23 @@ class Rig:
             write_identity(self.ca, CLOUD_USER, identity.directory, endpoint=self.host)
         return identity
 
-    def issue_identity(self, thing: str, directory: Path) -> Path:
+    def issue_identity(self, thing: str, directory: Path, *, policies: tuple[str, ...] = (DEVICE_POLICY_NAME,),
+                       limited: bool = True) -> Path:
         """Issue a device certificate with CN ``thing`` into ``directory`` in the edge agent's
         identity layout (``device.cert.pem``, ``device.key.pem`` 0600, ``root-ca.pem``,
-        ``identity.json``) and return ``directory``."""
+        ``identity.json``) and return ``directory``.
+
+        As ``aws iot create-thing`` + ``attach-thing-principal`` + ``attach-policy`` would, the
+        certificate is attached to the thing ``thing`` with ``policies`` (the device policy by
+        default); the broker knows it before this returns."""
         if not CLIENT_NAME.match(thing):
             raise RigError(f"invalid thing name {thing!r}: use 1-128 of A-Z a-z 0-9 _ - :")
         if thing == CLOUD_USER:
             raise RigError(f"{CLOUD_USER!r} is the rig's privileged identity, not a thing name")
-        write_identity(self.ca, thing, directory, endpoint=self.host)
+        identity = RigIdentity(thing, write_identity(self.ca, thing, directory, endpoint=self.host).directory)
+        self.broker_dir.mkdir(parents=True, exist_ok=True)
+        append_principal(self.principals_path, Principal(identity.certificate_id, policies, (thing,),
+                                                         limited=limited))
         return directory
 
     # lifecycle ------------------------------------------------------------------------------
@@ -173,12 +205,28 @@ class Rig:
         self.start()
 
     def reload(self) -> None:
-        """Rewrite the ACL file and configuration, then SIGHUP the broker to reload them."""
+        """Rewrite the rules and the configuration, SIGHUP the broker to reload its CRL, and return
+        once the plugin applied the rules (within a broker tick; it closes every connection of a
+        certificate no longer active)."""
         self._write_config()
         pid = self._pid()
         if pid is None:
             raise RigError(f"{self.directory}: the rig is not running")
         os.kill(pid, signal.SIGHUP)
+        self._wait_rules_loaded()
+
+    def _wait_rules_loaded(self) -> None:
+        """Return once the plugin says it applied the rules file as it is now."""
+        written = self.rules_path.stat()
+        wanted = f"{written.st_mtime_ns} {written.st_size}"
+        ack = self.rules_path.with_name(self.rules_path.name + ".loaded")
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                if ack.read_text().strip() == wanted:
+                    return
+            time.sleep(0.01)
+        raise RigError(f"{self.directory}: the broker did not apply the new rules within {START_TIMEOUT:.0f} s")
 
     def is_running(self) -> bool:
         return self._pid() is not None
@@ -222,15 +270,18 @@ class Rig:
         return BrokerSettings(
             host=self.host, port=self.port, ca_file=self.ca_path,
             cert_file=self.broker_dir / "server.pem", key_file=self.broker_dir / "server.key.pem",
-            acl_file=self.broker_dir / "acl",
+            plugin=plugin_path(), rules_file=self.rules_path, principals_file=self.principals_path,
             crl_file=self.crl_path if self.crl_path.exists() else None,
-            pin_client_ids=self.pin_client_ids,
             persistence_dir=self.broker_dir,
         )
 
     def _write_config(self) -> None:
         settings = self._settings()
-        write_text(settings.acl_file, self.acl.render())
+        principals = self.authorization.principals
+        write_text(self.registry_path, json.dumps([dataclasses.asdict(p) for p in principals.values()]))
+        cloud = self.cloud_identity.certificate_id
+        principals[cloud] = Principal(cloud, (CLOUD_POLICY_NAME,), limited=False)
+        write_text(self.rules_path, self.authorization.render())
         write_text(self.config_path, settings.render())
 
     def _spawn(self, binary: Path) -> None:
@@ -254,7 +305,7 @@ class Rig:
             time.sleep(0.02)
         self._process = process
         state = {"host": self.host, "port": self.port, "pid": process.pid,
-                 "config": str(self.config_path)}
+                 "config": str(self.config_path), "limits": dataclasses.asdict(self.authorization.limits)}
         write_text(self.directory / "rig.json", json.dumps(state, indent=2) + "\n")
 
     def _answers_tls(self) -> bool:
@@ -306,6 +357,15 @@ class Rig:
                 return False
             time.sleep(0.02)
         return True
+
+    def _saved_principals(self) -> dict[str, Principal]:
+        try:
+            saved = json.loads(self.registry_path.read_text())
+        except (OSError, ValueError):
+            return {}
+        principals = (Principal(**{**p, "policies": tuple(p["policies"]), "things": tuple(p["things"])})
+                      for p in saved if isinstance(p, dict))
+        return {p.certificate_id: p for p in principals}
 
     def _saved_state(self) -> dict[str, Any]:
         try:

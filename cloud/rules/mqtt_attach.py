@@ -20,11 +20,13 @@ import asyncio
 import contextlib
 import logging
 import zlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from cloud.rig.rules import CLIENT_ID_PROPERTY, PRINCIPAL_PROPERTY
 
 if TYPE_CHECKING:
     from cloud.rules.actions.base import PublishProperties
@@ -34,9 +36,18 @@ logger = logging.getLogger(__name__)
 BASIC_INGEST_FILTER = "$aws/rules/#"
 SESSION_EXPIRY_S = 7 * 24 * 3600
 T = TypeVar("T")
-Handler = Callable[[str, bytes], Awaitable[Any]]
-_Item = tuple[str, bytes, list[int], Any]
-"""topic, payload, subscription identifiers, PUBACK control handle (None for QoS 0)."""
+
+
+class Handler(Protocol):
+    """Takes one message with who published it (client id and certificate id, as the broker says)."""
+
+    def __call__(self, topic: str, payload: bytes, *, clientid: str | None,
+                 principal: str | None) -> Awaitable[Any]: ...
+
+
+_Item = tuple[str, bytes, list[int], Any, dict[str, str]]
+"""topic, payload, subscription identifiers, PUBACK control handle (None for QoS 0), the
+publisher's user properties."""
 
 
 class AttachError(Exception):
@@ -171,18 +182,22 @@ class MqttAttachment:
         handle = control() if control is not None else None
         if self._closing:
             return
-        item = (packet.topic, bytes(packet.payload or b""), list(packet.subscription_identifiers or []), handle)
+        publisher = {p.name: p.value for p in packet.user_properties or ()
+                     if p.name in (CLIENT_ID_PROPERTY, PRINCIPAL_PROPERTY)}
+        item = (packet.topic, bytes(packet.payload or b""), list(packet.subscription_identifiers or []), handle,
+                publisher)
         queue = self._queues[zlib.crc32(packet.topic.encode()) % len(self._queues)]
         self._loop.call_soon_threadsafe(queue.put_nowait, item)
 
     async def _work(self, queue: asyncio.Queue[_Item | None]) -> None:
         while (item := await queue.get()) is not None:
-            topic, payload, identifiers, handle = item
+            topic, payload, identifiers, handle, publisher = item
             try:
                 if identifiers and min(identifiers) != self._first_match(topic):
                     self.duplicates += 1
                 else:
-                    await self._handler(topic, payload)
+                    await self._handler(topic, payload, clientid=publisher.get(CLIENT_ID_PROPERTY),
+                                        principal=publisher.get(PRINCIPAL_PROPERTY))
             except Exception:
                 logger.exception("rules_runner_message_failed", extra={"topic": topic})
             finally:

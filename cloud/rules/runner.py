@@ -212,8 +212,9 @@ class RulesRunner:
         return [name for name, compiled in self.rules.items() if compiled.rule.matches_topic(topic)]
 
     async def process(self, topic: str, payload: bytes, clientid: str | None = None,
-                      timestamp: int | None = None) -> Outcome:
-        """Run one message through the rules; never raises for a bad message or a failing action."""
+                      timestamp: int | None = None, principal: str | None = None) -> Outcome:
+        """Run one message through the rules; never raises for a bad message or a failing action.
+        ``clientid`` and ``principal`` are what ``clientid()`` and ``principal()`` return."""
         self.counters["messages"] += 1
         timestamp = timestamp if timestamp is not None else int(time.time() * 1000)
         outcome = Outcome()
@@ -230,7 +231,7 @@ class RulesRunner:
             outcome.failures = {name: [ActionFailure(ENVELOPE_CHECK, name, reason)] for name in names}
             return outcome
         for name in names:
-            failures = await self._apply(self.rules[name], topic, payload, clientid, timestamp)
+            failures = await self._apply(self.rules[name], topic, payload, clientid, timestamp, principal)
             if failures is not None:
                 outcome.fired.append(name)
                 if failures:
@@ -238,11 +239,12 @@ class RulesRunner:
         return outcome
 
     async def _apply(self, compiled: _CompiledRule, topic: str, payload: bytes, clientid: str | None,
-                     timestamp: int) -> list[ActionFailure] | None:
+                     timestamp: int, principal: str | None) -> list[ActionFailure] | None:
         """The rule's failures, or None when it did not fire."""
         name = compiled.spec.name
         try:
-            run = functools.partial(compiled.rule.run, topic, payload, clientid=clientid, timestamp=timestamp)
+            run = functools.partial(compiled.rule.run, topic, payload, clientid=clientid, timestamp=timestamp,
+                                    principal=principal)
             # service functions call AWS and block: such rules run in a worker thread
             result = await asyncio.to_thread(run) if self._resolver is not None else run()
             output = None if result is None else result.output

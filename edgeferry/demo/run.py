@@ -123,10 +123,10 @@ async def run_demo(options: DemoOptions, on_tick: Callable[[DemoState], None]) -
             RulesRunner(rules, data_dir=options.run_dir / "cloud", publish=republish))
         state.runner = runner
 
-        async def receive(topic: str, payload: bytes) -> None:
+        async def receive(topic: str, payload: bytes, *, clientid: str | None, principal: str | None) -> None:
             state.ledger.record(payload)
             arrived.set()
-            await runner.process(topic, payload)
+            await runner.process(topic, payload, clientid=clientid, principal=principal)
 
         attachment = MqttAttachment(
             MqttSettings(rig.host, rig.port, rig.ca_path, cloud.cert_path, cloud.key_path,

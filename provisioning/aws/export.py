@@ -30,7 +30,13 @@ def _arn(region: str, account: str, kind: str, resource: str) -> str:
     return f"arn:aws:iot:{region}:{account}:{kind}/{resource}"
 
 
-def device_policy(*, region: str, account: str, rule: str) -> dict[str, Any]:
+TELEMETRY_RULE = "edgeferry_telemetry"
+ALARM_RULE = "edgeferry_alarms"
+"""The agent's default basic-ingest rules (``edge_agent.publish.config``): the policy must allow both."""
+
+
+def device_policy(*, region: str = "*", account: str = "*", rule: str = TELEMETRY_RULE,
+                  alarm_rule: str = ALARM_RULE) -> dict[str, Any]:
     """The device's IoT policy: its own client id, telemetry, alarms and commands."""
     def topic(name: str) -> str:
         return _arn(region, account, "topic", name)
@@ -43,7 +49,7 @@ def device_policy(*, region: str, account: str, rule: str) -> dict[str, Any]:
              "Condition": {"Bool": {"iot:Connection.Thing.IsAttached": "true"}}},
             {"Effect": "Allow", "Action": "iot:Publish",
              "Resource": [topic(f"$aws/rules/{rule}/dt/*/*/{THING}/telemetry"),
-                          topic(f"$aws/rules/{rule}/dt/*/*/{THING}/alarm"),
+                          topic(f"$aws/rules/{alarm_rule}/dt/*/*/{THING}/alarm"),
                           topic(f"dt/*/*/{THING}/telemetry"),
                           topic(f"dt/*/*/{THING}/alarm")]},
             {"Effect": "Allow", "Action": "iot:Subscribe",
@@ -53,9 +59,10 @@ def device_policy(*, region: str, account: str, rule: str) -> dict[str, Any]:
     }
 
 
-def claim_policy(*, region: str, account: str, template: str) -> dict[str, Any]:
+def claim_policy(*, template: str, region: str = "*", account: str = "*") -> dict[str, Any]:
     """The claim certificate's IoT policy: the provisioning API of one template, nothing else."""
-    requests = [topics.CREATE_FROM_CSR, topics.CREATE_KEYS, topics.register_thing(template)]
+    requests = [t for fmt in topics.FORMATS for t in (
+        f"{topics.CREATE_FROM_CSR_BASE}/{fmt}", f"{topics.CREATE_KEYS_BASE}/{fmt}", topics.register_thing(template, fmt))]
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -70,11 +77,11 @@ def claim_policy(*, region: str, account: str, template: str) -> dict[str, Any]:
 
 
 def export_aws(template: ProvisioningTemplate, out: Path, *, region: str = "*", account: str = "*",
-               rule: str = "edgeferry_telemetry") -> list[Path]:
+               rule: str = TELEMETRY_RULE, alarm_rule: str = ALARM_RULE) -> list[Path]:
     """Write the three artifacts into ``out``; the paths written."""
     documents = {
         "provisioning-template.json": template.document,
-        "device-policy.json": device_policy(region=region, account=account, rule=rule),
+        "device-policy.json": device_policy(region=region, account=account, rule=rule, alarm_rule=alarm_rule),
         "claim-policy.json": claim_policy(region=region, account=account, template=template.name),
     }
     written = []

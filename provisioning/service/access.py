@@ -1,22 +1,17 @@
-"""Keeps the broker's access rules in step with the registry.
+"""Keeps the broker's authorisation in step with the registry.
 
-Only ACTIVE certificates get topics: those of the things they are attached to (the rig's thing
-patterns with the thing's name in place of ``%u``). REVOKED and INACTIVE certificates are denied
-every topic and listed in the CRL. Mosquitto 2.0 reloads both on SIGHUP (mosquitto.conf(5):
-acl_file "Reloaded on reload signal"; listener TLS settings are reloaded on SIGHUP since 2.0) and
-applies the ACL to connections that are already open. It does not drop them, nor re-check their
-certificate against the new CRL, so a revoked device's connection is taken over: a client that
-connects with the same client id makes the broker close the old one, and the revoked certificate's
-reconnect then fails the TLS handshake.
+Every certificate in the registry becomes a principal of the broker: its status, the device policy
+and the things it is attached to (PENDING_ACTIVATION, REVOKED and INACTIVE certificates may do
+nothing), and REVOKED and INACTIVE ones are listed in the CRL. The broker's plugin applies new
+rules within a tick and at once closes every connection of a certificate that is no longer ACTIVE,
+whatever its client id; the CRL (reloaded on SIGHUP) refuses it at the next handshake.
 
-A reload is asynchronous: after SIGHUP the service publishes to a topic that only the new ACL
-allows until the broker accepts it, so when :meth:`BrokerAccess.refresh` returns the rules are in
-force (a device told "registered" can publish at once). Those checks go through one connection
-kept open between refreshes; when the broker drops it (a restart, or a broker that closes the
-connection of a client whose publish it denied, as mosquitto 2.0.11 does with
-``max_queued_messages 0``), the client reconnects and the check goes on until its deadline.
-Several processes (the service, the ``revoke`` command) may refresh; a file lock keeps their
-writes whole.
+A reload is asynchronous: the service publishes to a topic that only the new rules allow until the
+broker accepts it, so when :meth:`BrokerAccess.refresh` returns the rules are in force (a device
+told "registered" can connect at once, a revoked one is gone). Those checks go through one
+connection kept open between refreshes; when the broker drops it (a restart), the client
+reconnects and the check goes on until its deadline. Several processes (the service, the
+``revoke`` command) may refresh; a file lock keeps their writes whole.
 """
 
 from __future__ import annotations
@@ -27,10 +22,12 @@ import logging
 import secrets
 import time
 from pathlib import Path
+from typing import Any
 
 from edge_agent.files import write_atomic
+from provisioning.aws.export import DEVICE_POLICY_NAME
 from provisioning.errors import ProvisioningUnavailable
-from provisioning.grants import THING_PATTERNS, TopicGrant
+from provisioning.policy import Principal
 from provisioning.service.broker import BrokerControl, BrokerControlError
 from provisioning.service.broker_client import BrokerClient
 from provisioning.service.registry import AccessEntry, Registry
@@ -38,27 +35,27 @@ from provisioning.service.registry import AccessEntry, Registry
 logger = logging.getLogger(__name__)
 
 PROVISIONER = "edgeferry-provisioner"
-"""The service's own identity on the broker: it may publish only to the current ACL generation."""
-DENY_ALL = (TopicGrant("deny", "#"), TopicGrant("deny", "$aws/#"))
+"""The service's own identity on the broker: it may publish only to the current rules generation."""
+PROVISIONER_POLICY = "edgeferry-provisioner"
 BARRIER_TIMEOUT = 10.0
 
 
-def thing_grants(thing: str) -> list[TopicGrant]:
-    """What a thing's certificate may do: the thing patterns for this thing's name."""
-    return [TopicGrant(g.access, g.topic.replace("%u", thing)) for g in THING_PATTERNS]
+def provisioner_policy(generation: str) -> dict[str, Any]:
+    """The service's policy: connect, and publish to the topic that proves ``generation`` in force."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iot:Connect", "Resource": f"arn:aws:iot:*:*:client/{PROVISIONER}*"},
+        {"Effect": "Allow", "Action": "iot:Publish", "Resource": f"arn:aws:iot:*:*:topic/edgeferry/acl/{generation}"},
+    ]}
 
 
-def certificate_grants(certificate: AccessEntry) -> list[TopicGrant] | None:
-    """The ACL block for a certificate (None: none, as for PENDING_ACTIVATION)."""
-    if certificate.status == "ACTIVE":
-        return [grant for thing in certificate.things for grant in thing_grants(thing)]
-    if certificate.status in ("REVOKED", "INACTIVE"):
-        return list(DENY_ALL)
-    return None
+def certificate_principal(certificate: AccessEntry) -> Principal:
+    """The broker's view of a registry certificate: the device policy, its things, its status."""
+    return Principal(certificate.certificate_id, (DEVICE_POLICY_NAME,), tuple(certificate.things),
+                     certificate.status)
 
 
 class BrokerAccess:
-    """Writes ACL and CRL from the registry, reloads the broker and waits until they are in force."""
+    """Writes principals and CRL from the registry, reloads the broker and waits until they are in force."""
 
     def __init__(self, broker: BrokerControl, registry: Registry, state_dir: Path) -> None:
         self._broker = broker
@@ -80,7 +77,8 @@ class BrokerAccess:
 
     def _identity(self) -> Path:
         if not (self._identity_dir / "device.cert.pem").exists():
-            self._broker.issue_identity(PROVISIONER, self._identity_dir)
+            self._broker.issue_identity(PROVISIONER, self._identity_dir, policies=(PROVISIONER_POLICY,),
+                                        limited=False)
         return self._identity_dir
 
     def _client(self, client_id: str) -> BrokerClient:
@@ -114,25 +112,15 @@ class BrokerAccess:
             logger.info("broker_access_refreshed", extra={
                 "generation": generation, "seconds": round(time.perf_counter() - started, 3)})
 
-    async def disconnect(self, thing: str) -> None:
-        """Close the broker connection that uses ``thing`` as its client id (session takeover)."""
-        async with self._client(thing):
-            pass
-        logger.info("thing_disconnected", extra={"thing": thing})
-
     def _write_and_reload(self, generation: str) -> None:
         self._lock_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self._lock_path, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             certificates = self._registry.access_entries()
-            users = self._broker.acl.users
+            authorization = self._broker.authorization
             for certificate in certificates:
-                grants = certificate_grants(certificate)
-                if grants is None:
-                    users.pop(certificate.common_name, None)
-                else:
-                    users[certificate.common_name] = grants
-            users[PROVISIONER] = [TopicGrant("write", f"edgeferry/acl/{generation}")]
+                authorization.principals[certificate.certificate_id] = certificate_principal(certificate)
+            authorization.policies[PROVISIONER_POLICY] = provisioner_policy(generation)
             revoked = [c.serial for c in certificates if c.status in ("REVOKED", "INACTIVE")]
             write_atomic(self._broker.crl_path, self._broker.ca.revocation_list(revoked), 0o644)
             try:
@@ -147,5 +135,5 @@ class BrokerAccess:
         topic = f"edgeferry/acl/{generation}"
         while not await self._checker.publish_allowed(topic, deadline=deadline):
             if time.monotonic() > deadline:
-                raise ProvisioningUnavailable("broker: the reloaded ACL did not come into force")
+                raise ProvisioningUnavailable("broker: the reloaded rules did not come into force")
             await asyncio.sleep(0.005)

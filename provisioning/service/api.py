@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import logging
 import secrets
 import time
@@ -30,6 +29,7 @@ from provisioning import topics
 from provisioning.errors import ProvisioningRejected, ProvisioningUnavailable
 from provisioning.service.authority import DeviceAuthority, DeviceCertificate
 from provisioning.service.hooks import HookDecision, HookRequest, PreProvisioningHook
+from provisioning.service.payloads import decode_request, encode_reply
 from provisioning.service.registry import Registry
 from provisioning.service.templates import ProvisioningTemplate
 
@@ -52,6 +52,11 @@ class Caller:
 class Reply:
     topic: str
     payload: dict[str, Any]
+    format: topics.Format = "json"
+
+    def encoded(self) -> bytes:
+        """The payload in the request's format."""
+        return encode_reply(self.payload, self.format)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,41 +102,45 @@ class FleetProvisioningApi:
         self._rate = RequestRate(requests_per_second)
 
     async def handle(self, topic: str, payload: bytes, caller: Caller) -> Reply:
+        fmt = topics.format_of(topic) or "json"
         try:
             if not self._rate.admit():
                 raise ProvisioningRejected(429, "Throttling", "Rate exceeded")
             accepted = await self._dispatch(topic, payload, caller)
-            return Reply(topic + topics.ACCEPTED, accepted)
+            return Reply(topic + topics.ACCEPTED, accepted, fmt)
         except ProvisioningRejected as exc:
             logger.info("provisioning_rejected", extra={"topic": topic, "client_id": caller.client_id,
                                                         "error_code": exc.error_code,
                                                         "status_code": exc.status_code})
-            return Reply(topic + topics.REJECTED, exc.payload())
+            return Reply(topic + topics.REJECTED, exc.payload(), fmt)
         except ProvisioningUnavailable as exc:
             logger.warning("provisioning_failed", extra={"topic": topic, "client_id": caller.client_id,
                                                          "error": str(exc)})
         except Exception:
             logger.exception("provisioning_failed", extra={"topic": topic, "client_id": caller.client_id})
         failure = ProvisioningRejected(500, "InternalFailure", "internal failure")
-        return Reply(topic + topics.REJECTED, failure.payload())
+        return Reply(topic + topics.REJECTED, failure.payload(), fmt)
 
     async def _dispatch(self, topic: str, payload: bytes, caller: Caller) -> dict[str, Any]:
-        if topic == topics.CREATE_FROM_CSR:
-            request = _json_object(payload)
+        fmt = topics.format_of(topic)
+        if fmt is None:
+            raise ProvisioningRejected(400, "InvalidPayload", f"{topic} is not a provisioning API topic")
+        base = topic.rsplit("/", 1)[0]
+        if base == topics.CREATE_FROM_CSR_BASE:
+            request = decode_request(payload, fmt)
             certificate = await asyncio.to_thread(self._authority.sign_csr,
                                                   request.get("certificateSigningRequest"))
             token = await self._record(certificate, caller)
             return {"certificateOwnershipToken": token, "certificateId": certificate.certificate_id,
                     "certificatePem": certificate.pem}
-        if topic == topics.CREATE_KEYS:
+        if base == topics.CREATE_KEYS_BASE:
             certificate = await asyncio.to_thread(self._authority.create_keys)
             token = await self._record(certificate, caller)
             return {"certificateId": certificate.certificate_id, "certificatePem": certificate.pem,
                     "privateKey": certificate.private_key_pem, "certificateOwnershipToken": token}
         template = topics.template_of(topic)
-        if template is None:
-            raise ProvisioningRejected(400, "InvalidPayload", f"{topic} is not a provisioning API topic")
-        return await self._register_thing(template, _json_object(payload), caller)
+        assert template is not None  # format_of() accepted it as a request
+        return await self._register_thing(template, decode_request(payload, fmt), caller)
 
     async def _record(self, certificate: DeviceCertificate, caller: Caller) -> str:
         token = secrets.token_urlsafe(32)
@@ -193,13 +202,3 @@ async def _ask(hook: PreProvisioningHook, request: HookRequest) -> HookDecision:
         logger.exception("provisioning_hook_failed", extra={"template": request.template})
         return HookDecision(allow=False)
     return decision
-
-
-def _json_object(payload: bytes) -> dict[str, Any]:
-    try:
-        document = json.loads(payload or b"{}")
-    except ValueError:
-        raise ProvisioningRejected(400, "InvalidPayload", "the payload is not valid JSON") from None
-    if not isinstance(document, dict):
-        raise ProvisioningRejected(400, "InvalidPayload", "the payload must be a JSON object")
-    return document

@@ -2,7 +2,7 @@
 
 IoT Core's certificate ID is the SHA-256 of the certificate (64 hex digits); the same here.
 Each device certificate gets a random CN, because the thing it will belong to is not known until
-RegisterThing: the broker's ACL grants topics to that CN once the certificate is registered.
+RegisterThing: the broker knows certificates by their ID and grants topics once one is registered.
 """
 
 from __future__ import annotations

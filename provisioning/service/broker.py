@@ -6,21 +6,24 @@ imports it. The application layer (``edgeferry``) builds the rig and hands it in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from provisioning.grants import TopicGrant
 from provisioning.pki import CertificateAuthority
+from provisioning.policy import Principal
 
 
 class BrokerControlError(Exception):
     """The broker cannot do what was asked (not running, no port yet...)."""
 
 
-class UserGrants(Protocol):
-    """The broker's ACL policy: per-user grants keyed by certificate CN, applied on reload."""
+class Authorization(Protocol):
+    """The broker's authorisation: IoT policy documents by name and principals by certificateId,
+    applied on reload."""
 
-    users: dict[str, list[TopicGrant]]
+    policies: dict[str, Mapping[str, Any]]
+    principals: dict[str, Principal]
 
 
 class BrokerControl(Protocol):
@@ -51,15 +54,17 @@ class BrokerControl(Protocol):
         ...
 
     @property
-    def acl(self) -> UserGrants: ...
+    def authorization(self) -> Authorization: ...
 
     def is_running(self) -> bool: ...
 
-    def issue_identity(self, thing: str, directory: Path) -> Path:
-        """Issue a client certificate with CN ``thing`` into ``directory`` (identity-store layout)."""
+    def issue_identity(self, thing: str, directory: Path, *, policies: tuple[str, ...] = ...,
+                       limited: bool = ...) -> Path:
+        """Issue a client certificate with CN ``thing``, attached to that thing with ``policies``,
+        into ``directory`` (identity-store layout)."""
         ...
 
     def reload(self) -> None:
-        """Apply the ACL policy and the CRL to the running broker; :class:`BrokerControlError`
+        """Apply the authorisation and the CRL to the running broker; :class:`BrokerControlError`
         when it cannot."""
         ...

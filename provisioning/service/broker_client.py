@@ -1,5 +1,5 @@
 """An MQTT5 client of the rig's broker, for the provisioning service's own needs: checking that a
-reloaded ACL is in force (kept open across checks), and taking over a revoked device's client id.
+reloaded authorisation is in force (kept open across checks).
 
 awscrt reconnects by itself after a connection loss; an operation submitted while the client is
 offline fails at once (``FAIL_ALL_ON_DISCONNECT``), so nothing stale is sent after a reconnect.

@@ -1,4 +1,4 @@
-"""The provisioning endpoint: an MQTT 3.1.1 listener over mutual TLS that answers the fleet
+"""The provisioning endpoint: an MQTT 3.1.1 and 5 listener over mutual TLS that answers the fleet
 provisioning API on the connection that asked, as IoT Core does ("IoT Core Fleet Provisioning
 returns the device provisioning MQTT API results through the same MQTT connection used to publish
 the API request", fleet-provision-api.md).
@@ -8,8 +8,9 @@ A shared broker cannot do that: on Mosquitto every subscriber of
 ownership token. So claim certificates talk to this endpoint, which delivers a reply only to its
 own connection, and the unmodified awsiotsdk identity client works against it and against IoT
 Core alike. A claim certificate may publish only the three request topics and subscribe only to
-their replies; anything else is refused as IoT Core refuses it over MQTT 3.1.1 (the connection is
-closed on an unauthorised PUBLISH, SUBACK 0x80 on an unauthorised SUBSCRIBE). Claim certificates
+their replies; anything else is refused as IoT Core refuses it (MQTT 5: PUBACK 0x87 and SUBACK 0x87;
+MQTT 3.1.1: the connection is closed on an unauthorised PUBLISH, SUBACK 0x80 on an unauthorised
+SUBSCRIBE). Requests and replies are JSON or CBOR, as the request topic says. Claim certificates
 are signed by a claim CA the broker does not trust, so they cannot reach telemetry at all.
 """
 
@@ -18,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import logging
 import ssl
 from typing import Self
@@ -107,6 +107,7 @@ class _Session:
         self._filters: dict[str, int] = {}
         """Subscribed reply filters and the QoS granted for each."""
         self._next_packet_id = 0
+        self._v5 = False
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
@@ -114,14 +115,15 @@ class _Session:
         if first.kind != packets.CONNECT:
             raise ProtocolError("the first packet must be CONNECT")
         connect = packets.decode_connect(first)
-        if connect.protocol_level != packets.PROTOCOL_LEVEL_311:
+        if connect.protocol_level not in (packets.PROTOCOL_LEVEL_311, packets.PROTOCOL_LEVEL_5):
             self._send(packets.connack(packets.CONNACK_BAD_PROTOCOL))
             raise ProtocolError(f"MQTT protocol level {connect.protocol_level} is not served here")
+        self._v5 = connect.protocol_level == packets.PROTOCOL_LEVEL_5
         self.client_id = connect.client_id or f"anonymous-{id(self):x}"
         self._caller = _caller(self.client_id, self._writer)
         self._endpoint.admit(self)
         self._endpoint.counters.inc("connections")
-        self._send(packets.connack(packets.CONNACK_ACCEPTED))
+        self._send(packets.connack(packets.CONNACK_ACCEPTED, self._v5))
         idle = connect.keep_alive * 1.5 if connect.keep_alive else None
         while True:
             packet = await asyncio.wait_for(packets.read_packet(self._reader), idle)
@@ -131,9 +133,9 @@ class _Session:
     def _on_packet(self, packet: Packet) -> bool:
         """Handle one packet; False when the connection must end."""
         if packet.kind == packets.PUBLISH:
-            return self._on_publish(packets.decode_publish(packet))
+            return self._on_publish(packets.decode_publish(packet, self._v5))
         if packet.kind == packets.SUBSCRIBE:
-            request = packets.decode_subscribe(packet)
+            request = packets.decode_subscribe(packet, self._v5)
             codes = []
             for topic_filter, qos in request.filters:
                 if topics.is_reply_filter(topic_filter):
@@ -141,13 +143,13 @@ class _Session:
                     codes.append(min(qos, 1))
                 else:
                     self._endpoint.counters.inc("subscribe_denied")
-                    codes.append(packets.SUBACK_FAILURE)
-            self._send(packets.suback(request.packet_id, codes))
+                    codes.append(packets.NOT_AUTHORIZED if self._v5 else packets.SUBACK_FAILURE)
+            self._send(packets.suback(request.packet_id, codes, self._v5))
         elif packet.kind == packets.UNSUBSCRIBE:
-            unsubscribe = packets.decode_unsubscribe(packet)
+            unsubscribe = packets.decode_unsubscribe(packet, self._v5)
             for topic_filter in unsubscribe.filters:
                 self._filters.pop(topic_filter, None)
-            self._send(packets.unsuback(unsubscribe.packet_id))
+            self._send(packets.unsuback(unsubscribe.packet_id, len(unsubscribe.filters), self._v5))
         elif packet.kind == packets.PINGREQ:
             self._send(packets.pingresp())
         elif packet.kind == packets.DISCONNECT:
@@ -158,11 +160,14 @@ class _Session:
 
     def _on_publish(self, publish: packets.Publish) -> bool:
         if not topics.is_request(publish.topic):
-            # IoT Core closes an MQTT 3.1.1 connection that publishes where it may not
             self._endpoint.counters.inc("publish_denied")
             logger.warning("provisioning_publish_denied",
                            extra={"client_id": self.client_id, "topic": publish.topic})
-            return False
+            if self._v5:  # PUBACK 0x87 Not authorized (mqtt.md, MQTT reason codes)
+                if publish.packet_id is not None:
+                    self._send(packets.puback(publish.packet_id, packets.NOT_AUTHORIZED))
+                return True
+            return False  # IoT Core closes an MQTT 3.1.1 connection that publishes where it may not
         if publish.packet_id is not None:
             self._send(packets.puback(publish.packet_id))
         self._endpoint.counters.inc("requests")
@@ -181,7 +186,7 @@ class _Session:
         packet_id = None
         if qos:
             self._next_packet_id = packet_id = self._next_packet_id % 0xFFFF + 1
-        self._send(packets.publish(reply.topic, json.dumps(reply.payload).encode(), packet_id))
+        self._send(packets.publish(reply.topic, reply.encoded(), packet_id, self._v5))
         with contextlib.suppress(ConnectionError):
             await self._writer.drain()
 

@@ -1,9 +1,9 @@
 """Certificate lifecycle operations the operator runs: revoking a thing's certificates.
 
 Revocation must cut a device off within seconds: the registry marks its certificates REVOKED,
-the broker's ACL denies them every topic and its CRL lists them (in force when
-:meth:`BrokerAccess.refresh` returns), then the open connection is taken over and closed;
-the device's reconnect fails the TLS handshake.
+the broker closes every connection of those certificates, whatever their client ids, and its CRL
+lists them (in force when :meth:`BrokerAccess.refresh` returns); a reconnect fails the TLS
+handshake.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ async def revoke_thing(rig: BrokerControl, registry: Registry, thing: str) -> li
     access = BrokerAccess(rig, registry, state_dir(rig))
     try:
         await access.refresh()
-        await access.disconnect(thing)
     finally:
         await access.aclose()
     logger.info("thing_revoked", extra={"thing": thing, "certificates": len(revoked)})

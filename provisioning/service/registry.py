@@ -62,6 +62,7 @@ class CertificateRecord:
 class AccessEntry:
     """What the broker needs to know about one certificate."""
 
+    certificate_id: str
     common_name: str
     status: CertificateStatus
     serial: int
@@ -164,14 +165,15 @@ class Registry:
         return [c for c in (self.certificate(i) for i in ids) if c is not None]
 
     def access_entries(self) -> list[AccessEntry]:
-        """Every certificate's CN, status, serial and things, in one query (for the broker ACL)."""
+        """Every certificate's ID, CN, status, serial and things, in one query (for the broker)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT c.common_name, c.status, c.serial, a.thing FROM certificates c "
+                "SELECT c.id, c.common_name, c.status, c.serial, a.thing FROM certificates c "
                 "LEFT JOIN attachments a ON a.certificate_id = c.id ORDER BY c.created_at").fetchall()
         entries: dict[str, AccessEntry] = {}
-        for common_name, status, serial, thing in rows:
-            entry = entries.setdefault(common_name, AccessEntry(common_name, status, int(serial), []))
+        for certificate_id, common_name, status, serial, thing in rows:
+            entry = entries.setdefault(certificate_id, AccessEntry(certificate_id, common_name, status,
+                                                                   int(serial), []))
             if thing is not None:
                 entry.things.append(thing)
         return list(entries.values())
@@ -233,6 +235,13 @@ class Registry:
     def thing_exists(self, name: str) -> bool:
         with self._lock:
             return self._db.execute("SELECT 1 FROM things WHERE name = ?", (name,)).fetchone() is not None
+
+    def thing_with_attribute(self, attribute: str, value: str) -> str | None:
+        """The name of a thing whose attribute ``attribute`` is ``value``, if any."""
+        with self._lock:
+            row = self._db.execute("SELECT name FROM things WHERE json_extract(attributes, ?) = ? LIMIT 1",
+                                   (f'$."{attribute}"', value)).fetchone()
+        return None if row is None else str(row[0])
 
     def thing(self, name: str) -> ThingRecord | None:
         with self._lock:

@@ -50,7 +50,8 @@ class Ledger:
     def malformed(self) -> int:
         return self.book.malformed
 
-    async def count(self, topic: str, payload: bytes) -> None:
+    async def count(self, topic: str, payload: bytes, *, clientid: str | None = None,
+                    principal: str | None = None) -> None:
         """The attachment's handler: tally one message."""
         self.count_now(payload, time.time(), topic)
 

@@ -62,7 +62,7 @@ class CloudLedger:
             await self._attachment.stop()
             self._attachment = None
 
-    async def _receive(self, topic: str, payload: bytes) -> None:
+    async def _receive(self, topic: str, payload: bytes, **publisher: str | None) -> None:
         self.ledger.record(payload)
         try:
             batch = decode_batch(payload)

@@ -1,6 +1,10 @@
-"""MQTT 3.1.1 control packets (OASIS MQTT 3.1.1, section 3), server side: decode what a client
-sends, encode what the server answers. Only QoS 0 and 1; no wills are honoured, no retained
-messages kept: the provisioning endpoint is a request/reply service, not a broker.
+"""MQTT 3.1.1 and 5 control packets (OASIS MQTT 3.1.1 and 5.0, section 3), server side: decode what
+a client sends, encode what the server answers. Only QoS 0 and 1; no wills are honoured, no
+retained messages kept: the provisioning endpoint is a request/reply service, not a broker.
+
+MQTT 5 differs here only by properties (read past on the way in, none sent out) and reason codes:
+a refused subscription is 0x87 Not authorized (0x80 Failure in 3.1.1), a refused publish gets
+PUBACK 0x87 (3.1.1 has no such code: the connection is closed instead).
 """
 
 from __future__ import annotations
@@ -13,9 +17,12 @@ CONNECT, CONNACK, PUBLISH, PUBACK = 1, 2, 3, 4
 SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK = 8, 9, 10, 11
 PINGREQ, PINGRESP, DISCONNECT = 12, 13, 14
 PROTOCOL_LEVEL_311 = 4
+PROTOCOL_LEVEL_5 = 5
 CONNACK_ACCEPTED = 0
 CONNACK_BAD_PROTOCOL = 1
 SUBACK_FAILURE = 0x80
+NOT_AUTHORIZED = 0x87
+"""MQTT 5 reason code for a refused SUBSCRIBE or PUBLISH."""
 MAX_PACKET = 128 * 1024
 """IoT Core's payload limit; nothing in the provisioning API comes near it."""
 
@@ -96,6 +103,20 @@ class _Cursor:
     def binary(self) -> bytes:
         return self._take(self.u16())
 
+    def varint(self) -> int:
+        value, multiplier = 0, 1
+        for _ in range(4):
+            byte = self.u8()
+            value += (byte & 0x7F) * multiplier
+            if not byte & 0x80:
+                return value
+            multiplier *= 128
+        raise ProtocolError("malformed variable byte integer")
+
+    def skip_properties(self) -> None:
+        """Read past an MQTT 5 property list."""
+        self._take(self.varint())
+
     def rest(self) -> bytes:
         data, self.at = self.data[self.at:], len(self.data)
         return data
@@ -116,28 +137,36 @@ def decode_connect(packet: Packet) -> Connect:
     if cursor.text() != "MQTT":
         raise ProtocolError("not an MQTT CONNECT")
     level, flags, keep_alive = cursor.u8(), cursor.u8(), cursor.u16()
-    if level != PROTOCOL_LEVEL_311:
+    if level not in (PROTOCOL_LEVEL_311, PROTOCOL_LEVEL_5):
         return Connect(level, "", keep_alive, True)
+    if level == PROTOCOL_LEVEL_5:
+        cursor.skip_properties()
     client_id = cursor.text()
-    if flags & 0x04:  # will topic and message: read past them
+    if flags & 0x04:  # will properties, topic and message: read past them
+        if level == PROTOCOL_LEVEL_5:
+            cursor.skip_properties()
         cursor.text()
         cursor.binary()
     return Connect(level, client_id, keep_alive, bool(flags & 0x02))
 
 
-def decode_publish(packet: Packet) -> Publish:
+def decode_publish(packet: Packet, v5: bool = False) -> Publish:
     qos = (packet.flags >> 1) & 0x03
     if qos > 1:
         raise ProtocolError("QoS 2 is not supported (neither by IoT Core)")
     cursor = _Cursor(packet.body)
     topic = cursor.text()
     packet_id = cursor.u16() if qos else None
+    if v5:
+        cursor.skip_properties()
     return Publish(topic, cursor.rest(), qos, packet_id)
 
 
-def decode_subscribe(packet: Packet) -> Subscribe:
+def decode_subscribe(packet: Packet, v5: bool = False) -> Subscribe:
     cursor = _Cursor(packet.body)
     packet_id = cursor.u16()
+    if v5:
+        cursor.skip_properties()
     filters: list[tuple[str, int]] = []
     while cursor.more():
         filters.append((cursor.text(), cursor.u8() & 0x03))
@@ -146,9 +175,11 @@ def decode_subscribe(packet: Packet) -> Subscribe:
     return Subscribe(packet_id, tuple(filters))
 
 
-def decode_unsubscribe(packet: Packet) -> Unsubscribe:
+def decode_unsubscribe(packet: Packet, v5: bool = False) -> Unsubscribe:
     cursor = _Cursor(packet.body)
     packet_id = cursor.u16()
+    if v5:
+        cursor.skip_properties()
     filters: list[str] = []
     while cursor.more():
         filters.append(cursor.text())
@@ -170,29 +201,36 @@ def _text(value: str) -> bytes:
     return struct.pack(">H", len(data)) + data
 
 
-def connack(return_code: int) -> bytes:
-    return _frame(CONNACK, 0, bytes([0, return_code]))
+NO_PROPERTIES = b"\x00"
 
 
-def puback(packet_id: int) -> bytes:
-    return _frame(PUBACK, 0, struct.pack(">H", packet_id))
+def connack(return_code: int, v5: bool = False) -> bytes:
+    return _frame(CONNACK, 0, bytes([0, return_code]) + (NO_PROPERTIES if v5 else b""))
 
 
-def suback(packet_id: int, codes: list[int]) -> bytes:
-    return _frame(SUBACK, 0, struct.pack(">H", packet_id) + bytes(codes))
+def puback(packet_id: int, reason: int = 0) -> bytes:
+    """PUBACK; a non-zero ``reason`` only under MQTT 5 (a success may omit it in either version)."""
+    return _frame(PUBACK, 0, struct.pack(">H", packet_id) + (bytes([reason]) + NO_PROPERTIES if reason else b""))
 
 
-def unsuback(packet_id: int) -> bytes:
-    return _frame(UNSUBACK, 0, struct.pack(">H", packet_id))
+def suback(packet_id: int, codes: list[int], v5: bool = False) -> bytes:
+    return _frame(SUBACK, 0, struct.pack(">H", packet_id) + (NO_PROPERTIES if v5 else b"") + bytes(codes))
+
+
+def unsuback(packet_id: int, filters: int = 0, v5: bool = False) -> bytes:
+    """UNSUBACK; under MQTT 5 with one success code per topic filter."""
+    codes = NO_PROPERTIES + bytes(filters) if v5 else b""
+    return _frame(UNSUBACK, 0, struct.pack(">H", packet_id) + codes)
 
 
 def pingresp() -> bytes:
     return _frame(PINGRESP, 0, b"")
 
 
-def publish(topic: str, payload: bytes, packet_id: int | None) -> bytes:
+def publish(topic: str, payload: bytes, packet_id: int | None, v5: bool = False) -> bytes:
     """A PUBLISH at QoS 1 with ``packet_id``, or QoS 0 without."""
     header = _text(topic) + (struct.pack(">H", packet_id) if packet_id is not None else b"")
+    header += NO_PROPERTIES if v5 else b""
     return _frame(PUBLISH, 0x02 if packet_id is not None else 0, header + payload)
 
 

@@ -12,7 +12,7 @@ from cloud.rules.mqtt_attach import MqttSettings
 from cloud.rules.rulesfile import RulesFile, parse_rules
 from cloud.rules.runner import RulesRunner
 from cloud.stores.sql import SqlDatabase
-from tests.fixtures.broker import MqttClientFactory
+from tests.fixtures.broker import MqttClientFactory, allow_rule, as_identity
 from tests.integration.cloud.stored import stored
 from tests.unit.cloud.batches import make_batch
 
@@ -46,6 +46,7 @@ async def until(condition: Callable[[], bool], within: float = WAIT) -> None:
 async def test_batches_through_basic_ingest_reach_every_sink_once(rig: Rig, mqtt_client: MqttClientFactory,
                                                                   tmp_path: Path) -> None:
     device = await mqtt_client(rig.issue_identity("pump-1", tmp_path / "pump-1"))
+    allow_rule(rig, "*")
     topic = "$aws/rules/telemetry/dt/plant1/pump/pump-1/telemetry"
     async with RulesRunner(rules(tmp_path / "data"), mqtt=settings(rig)) as runner:
         for seq in (1, 2, 3, 2, 1):
@@ -70,6 +71,7 @@ async def test_batches_through_basic_ingest_reach_every_sink_once(rig: Rig, mqtt
 async def test_overlapping_filters_run_a_message_once_and_republish_reaches_the_device(
         rig: Rig, mqtt_client: MqttClientFactory, tmp_path: Path) -> None:
     device = await mqtt_client(rig.issue_identity("pump-1", tmp_path / "pump-1"))
+    allow_rule(rig, "*")
     await device.subscribe("cmd/pump-1/#")
     async with RulesRunner(rules(tmp_path / "data"), mqtt=settings(rig)) as runner:
         await device.publish("dt/plant1/pump/pump-1/telemetry", make_batch(seq=3, readings=3).encode())
@@ -89,6 +91,7 @@ async def test_the_runner_keeps_running_when_an_action_fails(rig: Rig, mqtt_clie
          "actions": [{"timeseries": {"retention": "3650d"}}, {"republish": {"topic": "forbidden/${topic(4)}"}}],
          "errorAction": {"dlq": {}}}]})
     device = await mqtt_client(rig.issue_identity("pump-1", tmp_path / "pump-1"))
+    allow_rule(rig, "*")
     async with RulesRunner(doc, mqtt=settings(rig)) as runner:
         for seq in (1, 2):
             await device.publish("$aws/rules/telemetry/dt/plant1/pump/pump-1/telemetry",
@@ -109,9 +112,10 @@ async def test_a_message_the_runner_did_not_finish_is_delivered_again(rig: Rig, 
     from cloud.rules.mqtt_attach import MqttAttachment
 
     device = await mqtt_client(rig.issue_identity("pump-1", tmp_path / "pump-1"))
+    allow_rule(rig, "*")
     started, never = asyncio.Event(), asyncio.Event()
 
-    async def stuck(topic: str, payload: bytes) -> None:
+    async def stuck(topic: str, payload: bytes, **publisher: str | None) -> None:
         started.set()
         await never.wait()
 
@@ -127,7 +131,7 @@ async def test_a_message_the_runner_did_not_finish_is_delivered_again(rig: Rig, 
 
     received: list[tuple[str, bytes]] = []
 
-    async def record(topic: str, payload: bytes) -> None:
+    async def record(topic: str, payload: bytes, **publisher: str | None) -> None:
         received.append((topic, payload))
 
     resumed = MqttAttachment(settings(rig), record, [])
@@ -137,3 +141,21 @@ async def test_a_message_the_runner_did_not_finish_is_delivered_again(rig: Rig, 
         assert received == [("$aws/rules/telemetry/dt/plant1/pump/pump-1/telemetry", b'{"n":1}')]
     finally:
         await resumed.stop()
+
+
+async def test_clientid_and_principal_are_the_broker_s_word_not_the_payload_s(
+        rig: Rig, mqtt_client: MqttClientFactory, tmp_path: Path) -> None:
+    """On the live rig, clientid() and principal() are the publisher's client id and certificate id
+    (as on IoT Core), whatever the device writes into its message."""
+    directory = rig.issue_identity("pump-1", tmp_path / "pump-1")
+    device = await mqtt_client(directory)
+    await device.subscribe("cmd/pump-1/#")
+    who = parse_rules({"dataDir": str(tmp_path / "data"), "rules": [
+        {"name": "who", "sql": "SELECT clientid() AS c, principal() AS p FROM 'dt/+/+/+/telemetry'",
+         "actions": [{"republish": {"topic": "cmd/${topic(4)}/who", "qos": 1}}]}]})
+    async with RulesRunner(who, mqtt=settings(rig)):
+        forged = (("edgeferry-clientid", "victim"), ("edgeferry-principal", "0" * 64))
+        await device.publish("dt/plant1/pump/pump-1/telemetry", b'{"clientid": "victim"}', user_properties=forged)
+        message = await device.next_message(WAIT)
+    assert message.topic == "cmd/pump-1/who"
+    assert message.json() == {"c": "pump-1", "p": as_identity(directory).certificate_id}

@@ -15,7 +15,7 @@ from cloud.rig import Rig
 from edge_agent.identity import ClaimConfig
 from provisioning import topics
 from provisioning.service.api import TemplateEntry
-from provisioning.service.hooks import SerialAllowList
+from provisioning.service.hooks import RefuseRegisteredSerials, SerialAllowList
 from provisioning.service.service import ProvisioningService
 from provisioning.service.templates import DEFAULT_TEMPLATE_NAME, DEFAULT_TEMPLATE_PATH, load_template
 
@@ -28,6 +28,8 @@ REPLY_FILTERS = (
 )
 """What a curious claim holder subscribes to: the reply topics of the provisioning API."""
 GUARDED_TEMPLATE = "guarded"
+ONCE_TEMPLATE = "once"
+"""Behind the hook that refuses a serial number already registered."""
 ALLOWED_SERIALS = frozenset(f"ok-{i}" for i in range(10))
 
 
@@ -40,6 +42,8 @@ async def service(rig: Rig) -> AsyncIterator[ProvisioningService]:
                                         SerialAllowList(ALLOWED_SERIALS)),
     }
     async with ProvisioningService(rig, templates) as running:
+        templates[ONCE_TEMPLATE] = TemplateEntry(load_template(DEFAULT_TEMPLATE_PATH, ONCE_TEMPLATE),
+                                                 RefuseRegisteredSerials(running.registry))
         yield running
 
 

@@ -102,3 +102,19 @@ def test_export_aws_writes_scoped_policies(tmp_path: Path) -> None:
     assert topics
     assert all("/$aws/certificates/" in r or "/$aws/provisioning-templates/edgeferry-device/" in r
                for r in topics)
+
+
+def test_check_policy_names_the_deciding_statement_of_the_exported_policy(tmp_path: Path) -> None:
+    run("provision", "export-aws", "--out", tmp_path, "--region", "eu-west-1", "--account", "123456789012")
+    policy = ["--policy", tmp_path / "device-policy.json", "--region", "eu-west-1", "--account", "123456789012"]
+    alarm = run("provision", "check-policy", *policy, "--thing", "pump-1",
+                "--topic", "$aws/rules/edgeferry_alarms/dt/s1/pump/pump-1/alarm")
+    assert alarm.stdout.startswith("allowed: device-policy.json Statement[1] Allow iot:Publish ")
+    foreign = run("provision", "check-policy", *policy, "--thing", "pump-1", "--action", "subscribe",
+                  "--topic", "cmd/pump-2/#", check=False)
+    assert (foreign.returncode, foreign.stdout.strip()) == (3, "denied: no statement allows it (implicit deny)")
+    connect = run("provision", "check-policy", *policy, "--thing", "pump-1", "--action", "connect")
+    assert connect.stdout.startswith("allowed: device-policy.json Statement[0] Allow iot:Connect ")
+    missing = run("provision", "check-policy", "--thing", "pump-1", check=False)
+    assert (missing.returncode, missing.stderr.strip()) == (
+        1, "edgeferry: error: provision: check-policy --action publish needs --topic")

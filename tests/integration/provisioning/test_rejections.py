@@ -19,7 +19,7 @@ from provisioning.errors import ProvisioningRejected
 from provisioning.service.api import TemplateEntry
 from provisioning.service.service import ProvisioningService
 from provisioning.service.templates import DEFAULT_TEMPLATE_PATH, load_template
-from tests.integration.provisioning.conftest import GUARDED_TEMPLATE, ClaimFactory
+from tests.integration.provisioning.conftest import GUARDED_TEMPLATE, ONCE_TEMPLATE, ClaimFactory
 
 FAST = RetryPolicy(attempts=4, initial=0.05, maximum=0.2)
 
@@ -48,6 +48,27 @@ async def test_hook_refuses_a_serial_not_on_the_allow_list(
     assert service.registry.thing("gateway-stolen-9") is None
     await _provision(service, claim, tmp_path / "ok", "ok-3", template=GUARDED_TEMPLATE)
     assert service.registry.thing("gateway-ok-3") is not None
+
+
+async def test_a_registered_serial_is_provisioned_again_unless_the_hook_refuses_it(
+        service: ProvisioningService, claim: ClaimFactory, tmp_path: Path) -> None:
+    """Without a hook IoT Core lets a claim re-provision an existing thing (a second certificate);
+    the RefuseRegisteredSerials hook refuses it with AccessDenied."""
+    await _provision(service, claim, tmp_path / "first", "SN-40")
+    await _provision(service, claim, tmp_path / "again", "SN-40")
+    record = service.registry.thing("gateway-SN-40")
+    assert record is not None
+    assert [c.status for c in record.certificates] == ["ACTIVE", "ACTIVE"]
+
+    await _provision(service, claim, tmp_path / "once", "SN-41", template=ONCE_TEMPLATE)
+    with pytest.raises(ProvisioningRejected) as refused:
+        await _provision(service, claim, tmp_path / "twice", "SN-41", template=ONCE_TEMPLATE)
+    assert (refused.value.status_code, refused.value.error_code) == (403, "AccessDenied")
+    with pytest.raises(ProvisioningRejected):  # whichever template the claim tries
+        await _provision(service, claim, tmp_path / "other", "SN-40", template=ONCE_TEMPLATE)
+    record = service.registry.thing("gateway-SN-41")
+    assert record is not None
+    assert len(record.certificates) == 1
 
 
 def _rsa_csr(bits: int) -> str:

@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from cloud.rig import CLOUD_USER, Rig, RigError, TopicGrant
+from cloud.rig import CLOUD_USER, Rig, RigError
 from cloud.rig.mosquitto import find_mosquitto
 from edgeferry.cli import main
 from tests.fixtures.broker import MqttClientFactory, MqttTestClient
@@ -55,8 +55,8 @@ def test_ca_is_made_once_and_reused(rig: Rig) -> None:
 
 def test_broker_runs_with_the_settings_that_matter_at_scale(rig: Rig) -> None:
     config = rig.config_path.read_text().splitlines()
-    for line in ("require_certificate true", "use_identity_as_username true", "allow_anonymous false",
-                 "max_connections -1", "connection_messages false",
+    for line in ("require_certificate true", "allow_anonymous false", f"max_packet_size {128 * 1024 + 1024}",
+                 f"plugin_opt_rules_file {rig.rules_path}", "max_connections -1", "connection_messages false",
                  "max_inflight_messages 100", f"listener {rig.port} 127.0.0.1"):
         assert line in config
     limits = Path(f"/proc/{rig.status()['pid']}/limits").read_text().splitlines()
@@ -83,18 +83,23 @@ def test_issue_identity_refuses_names_that_would_break_the_acl(rig: Rig, tmp_pat
     assert not (tmp_path / "id").exists()
 
 
-async def test_acl_changes_apply_on_reload(rig: Rig, mqtt_client: MqttClientFactory, tmp_path: Path) -> None:
-    """How provisioning extends and revokes access: change the policy, then reload (SIGHUP)."""
-    claim = await mqtt_client(rig.issue_identity("claim-1", tmp_path / "claim"))
+async def test_policy_changes_apply_on_reload(rig: Rig, mqtt_client: MqttClientFactory, tmp_path: Path) -> None:
+    """How access is extended and withdrawn: change a policy document, then reload."""
+    claim = await mqtt_client(rig.issue_identity("claim-1", tmp_path / "claim", policies=("claim",)),
+                              connect=False)
     thing = await mqtt_client(rig.issue_identity("pump-4", tmp_path / "pump-4"))
     request = "$aws/certificates/create/json"
-    telemetry = "$aws/rules/r/dt/s/pump/pump-4/telemetry"
-    assert await claim.publish(request, b"{}") == PubackReasonCode.NOT_AUTHORIZED
+    telemetry = "$aws/rules/edgeferry_telemetry/dt/s/pump/pump-4/telemetry"
     assert await thing.publish(telemetry, b"{}") == PubackReasonCode.NO_MATCHING_SUBSCRIBERS
 
-    rig.acl.grant("claim-1", TopicGrant("write", request))
-    rig.acl.grant("pump-4", TopicGrant("deny", "$aws/rules/#"))
+    rig.authorization.policies["claim"] = {"Statement": [
+        {"Effect": "Allow", "Action": "iot:Connect", "Resource": "arn:aws:iot:*:*:client/claim-1"},
+        {"Effect": "Allow", "Action": "iot:Publish", "Resource": f"arn:aws:iot:*:*:topic/{request}"}]}
+    rig.authorization.policies["edgeferry-device"] = {"Statement": [
+        *rig.authorization.policies["edgeferry-device"]["Statement"],
+        {"Effect": "Deny", "Action": "iot:Publish", "Resource": "arn:aws:iot:*:*:topic/$aws/rules/*"}]}
     rig.reload()
+    await claim.start()
 
     assert await eventually_publishes(claim, request, PubackReasonCode.NO_MATCHING_SUBSCRIBERS)
     assert await eventually_publishes(thing, telemetry, PubackReasonCode.NOT_AUTHORIZED)

@@ -16,11 +16,11 @@ async def test_device_telemetry_reaches_the_cloud_identity(rig: Rig, mqtt_client
     assert all(code < 0x80 for code in await cloud.subscribe("$aws/rules/#", "dt/#"))
     device = await mqtt_client(rig.issue_identity("pump-1", tmp_path / "pump-1"))
 
-    assert await device.publish("$aws/rules/r1/dt/s1/pump/pump-1/telemetry", b'{"a":1}') == 0
+    assert await device.publish("$aws/rules/edgeferry_telemetry/dt/s1/pump/pump-1/telemetry", b'{"a":1}') == 0
     assert await device.publish("dt/s1/pump/pump-1/alarm", b'{"b":2}') == 0
 
     got = {m.topic: m.json() for m in await cloud.collect(2)}
-    assert got == {"$aws/rules/r1/dt/s1/pump/pump-1/telemetry": {"a": 1},
+    assert got == {"$aws/rules/edgeferry_telemetry/dt/s1/pump/pump-1/telemetry": {"a": 1},
                    "dt/s1/pump/pump-1/alarm": {"b": 2}}
 
 

@@ -1,4 +1,4 @@
-"""What the broker ACL grants each certificate, by status; how concurrent refreshes share a reload."""
+"""What the broker knows of each registry certificate; how concurrent refreshes share a reload."""
 
 from __future__ import annotations
 
@@ -9,32 +9,37 @@ from typing import cast
 import pytest
 
 from provisioning.errors import ProvisioningUnavailable
-from provisioning.grants import TopicGrant
-from provisioning.service.access import DENY_ALL, BrokerAccess, certificate_grants
+from provisioning.policy import Principal, evaluate, resource_arn, statements
+from provisioning.service.access import (
+    PROVISIONER,
+    BrokerAccess,
+    certificate_principal,
+    provisioner_policy,
+)
 from provisioning.service.broker import BrokerControl
 from provisioning.service.registry import AccessEntry, CertificateStatus, Registry
 
 
 def record(status: CertificateStatus, things: tuple[str, ...] = ("pump-1",)) -> AccessEntry:
-    return AccessEntry("cn", status, 1, list(things))
+    return AccessEntry("c" * 64, "cn", status, 1, list(things))
 
 
-def test_active_certificate_gets_its_things_topics_only() -> None:
-    assert certificate_grants(record("ACTIVE")) == [
-        TopicGrant("write", "dt/+/+/pump-1/#"),
-        TopicGrant("write", "$aws/rules/+/dt/+/+/pump-1/#"),
-        TopicGrant("read", "cmd/pump-1/#"),
-    ]
+@pytest.mark.parametrize("status", ["ACTIVE", "REVOKED", "INACTIVE", "PENDING_ACTIVATION"])
+def test_every_certificate_is_a_principal_with_its_status_and_things(status: CertificateStatus) -> None:
+    assert certificate_principal(record(status)) == Principal(
+        "c" * 64, ("edgeferry-device",), ("pump-1",), status)
 
 
-def test_revoked_and_inactive_are_denied_everything_including_aws_topics() -> None:
-    for status in ("REVOKED", "INACTIVE"):
-        assert certificate_grants(record(status)) == list(DENY_ALL)
-    assert TopicGrant("deny", "$aws/#") in DENY_ALL
+def test_the_provisioner_may_publish_only_to_the_current_generation() -> None:
+    policy = statements("p", provisioner_policy("g2"))
+    prefix = "arn:aws:iot:local:1:"
 
+    def publish(topic: str) -> bool:
+        return evaluate(policy, "iot:Publish", resource_arn(prefix, "iot:Publish", topic),
+                        client_id=f"{PROVISIONER}-x", thing=None).allowed
 
-def test_pending_certificate_gets_no_block() -> None:
-    assert certificate_grants(record("PENDING_ACTIVATION")) is None
+    assert publish("edgeferry/acl/g2")
+    assert not publish("edgeferry/acl/g1")
 
 
 async def test_callers_waiting_on_a_failed_reload_share_its_failure(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -44,7 +49,7 @@ async def test_callers_waiting_on_a_failed_reload_share_its_failure(monkeypatch:
 
     async def never_in_force(generation: str) -> None:
         await asyncio.sleep(0.05)
-        raise ProvisioningUnavailable("broker: the reloaded ACL did not come into force")
+        raise ProvisioningUnavailable("broker: the reloaded rules did not come into force")
 
     monkeypatch.setattr(access, "_write_and_reload", reloads.append)
     monkeypatch.setattr(access, "_wait_in_force", never_in_force)

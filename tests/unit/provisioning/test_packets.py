@@ -31,8 +31,8 @@ def test_publish_round_trips(topic: str, payload: bytes, packet_id: int | None) 
     assert decoded.qos == (1 if packet_id is not None else 0)
 
 
-def _connect(level: int, client_id: str, keep_alive: int) -> bytes:
-    body = b"\x00\x04MQTT" + bytes([level, 0x02]) + keep_alive.to_bytes(2, "big")
+def _connect(level: int, client_id: str, keep_alive: int, properties: bytes = b"") -> bytes:
+    body = b"\x00\x04MQTT" + bytes([level, 0x02]) + keep_alive.to_bytes(2, "big") + properties
     body += len(client_id).to_bytes(2, "big") + client_id.encode()
     return bytes([0x10, len(body)]) + body
 
@@ -41,7 +41,21 @@ async def test_connect_is_decoded() -> None:
     connect = packets.decode_connect(await _read(_connect(4, "dev-1", 60)))
     assert (connect.protocol_level, connect.client_id, connect.keep_alive, connect.clean_session) == (
         4, "dev-1", 60, True)
-    assert packets.decode_connect(await _read(_connect(5, "x", 0))).protocol_level == 5
+    # MQTT 5: a property list (here Session Expiry Interval 0x11 = 60) before the client id
+    v5 = packets.decode_connect(await _read(_connect(5, "x", 0, b"\x05\x11\x00\x00\x00\x3c")))
+    assert (v5.protocol_level, v5.client_id) == (5, "x")
+    assert packets.decode_connect(await _read(_connect(3, "x", 0))).protocol_level == 3
+
+
+async def test_mqtt5_publish_and_subscribe_skip_their_properties() -> None:
+    body = b"\x00\x03a/b" + b"\x00\x09" + b"\x02\x01\x01" + b"{}"
+    assert packets.decode_publish(await _read(bytes([0x32, len(body)]) + body), v5=True) == packets.Publish(
+        "a/b", b"{}", 1, 9)
+    body = b"\x00\x07" + b"\x00" + b"\x00\x03a/b\x01"
+    assert packets.decode_subscribe(await _read(bytes([0x82, len(body)]) + body), v5=True) == packets.Subscribe(
+        7, (("a/b", 1),))
+    assert packets.suback(7, [0x87], v5=True) == b"\x90\x04\x00\x07\x00\x87"
+    assert packets.puback(9, packets.NOT_AUTHORIZED) == b"\x40\x04\x00\x09\x87\x00"
 
 
 async def test_subscribe_is_decoded() -> None:
