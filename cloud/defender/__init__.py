@@ -1,0 +1,1 @@
+"""Device security monitoring in the Device Defender model: profiles, the detector, reports."""

@@ -1,0 +1,1 @@
+"""Device Defender device-side metrics: collection and the documented report format."""
