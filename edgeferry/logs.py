@@ -74,10 +74,8 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("asyncua").setLevel(max(logging.WARNING, root.level))
-    # pymodbus logs every failed connect and retry at WARNING ("Failed to connect ...",
-    # "Repeating...."); the Modbus source reports each change of a device's state itself, with
-    # the cause. pymodbus's own lines come back with --log-level DEBUG.
-    logging.getLogger("pymodbus").setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.ERROR)
-    # asyncua logs a traceback at ERROR whenever a server goes away; the OPC-UA source reports
-    # the loss itself (one line, and bad-quality readings), so keep asyncua's client quiet.
-    logging.getLogger("asyncua.client").setLevel(max(logging.CRITICAL, root.level))
+    # pymodbus logs every failed connect, retry and timeout itself ("Failed to connect ...",
+    # "Repeating....", "No response received ..." with a hex dump); the Modbus source reports each
+    # change of a device's state with its cause and counts timeouts, so pymodbus stays silent
+    # unless asked for with --log-level DEBUG.
+    logging.getLogger("pymodbus").setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.CRITICAL)

@@ -16,19 +16,37 @@ from edge_agent.supervisor import Agent
 log = logging.getLogger("edgeferry.status")
 
 
+ERROR_COUNTERS = ("timeouts", "exceptions", "decode_errors", "connect_failures", "connect_errors")
+"""Source counters that mean a device did not give what was asked (Modbus and OPC-UA)."""
+
+
 def render(status: AgentStatus, rates: dict[str, float]) -> Text:
-    """One line: points/s, errors, batches, spool depth, link state."""
+    """One line: readings/s, errors, batches, spool depth, devices down, link state and problem.
+
+    Subscribed OPC-UA points report changes only, so a station with subscriptions shows fewer
+    readings per second than it has points; the line says so when it has subscriptions.
+    """
     bad = status.get("agent", "bad_readings")
+    errors = sum(status.total(name) for name in ERROR_COUNTERS)
+    sources = {k.removeprefix("source."): v for k, v in status.parts.items() if k.startswith("source.")}
     line = Text()
     line.append(f"{status.thing} ", style="bold")
-    line.append(f"{rates.get('readings', 0):,.0f} pts/s  ")
+    line.append(f"{rates.get('readings', 0):,.0f} readings/s")
+    if any(part.get("notifications") for part in sources.values()):
+        line.append(" (subscribed: on change)", style="dim")
+    line.append("  ")
     line.append(f"bad {bad:,}  ", style="red" if bad else "")
-    line.append(f"errors {status.total('timeouts') + status.total('exceptions'):,}  ")
+    line.append(f"errors {errors:,}  ", style="red" if errors else "")
     line.append(f"batches {status.get('agent', 'batches_spooled'):,} spooled / "
                 f"{status.get('forwarder', 'acked'):,} acked  ")
     line.append(f"spool {status.get('spool', 'depth'):,}  ")
+    down = [name for name, part in sources.items() if part.get("connected", 1) == 0]
+    if down:
+        line.append(f"down: {', '.join(down)}  ", style="red")
     state = str(status.get("sink", "state", "-"))
-    line.append(f"link {state}", style="green" if state == "connected" else "yellow")
+    problem = str(status.get("sink", "link_problem", ""))
+    line.append(f"link {state}" + (f" ({problem})" if problem and state != "connected" else ""),
+                style="green" if state == "connected" else "yellow")
     return line
 
 

@@ -1,0 +1,43 @@
+"""The agent's status line: errors counted where the user looks, devices down, the link's problem."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edge_agent.status import AgentStatus
+from edgeferry.status_line import render
+
+
+def status(**parts: dict[str, Any]) -> AgentStatus:
+    base: dict[str, dict[str, Any]] = {
+        "agent": {"readings": 0, "bad_readings": 0, "batches_spooled": 2},
+        "forwarder": {"acked": 0}, "spool": {"depth": 2}, "sink": {"state": "connecting"}}
+    return AgentStatus(thing="t1", uptime=10.0, parts=base | parts)
+
+
+def test_a_modbus_device_that_cannot_connect_counts_as_errors_and_is_shown_down() -> None:
+    line = render(status(**{"source.plc": {"connect_failures": 7, "connected": 0}}), {}).plain
+    assert "errors 7" in line
+    assert "down: plc" in line
+
+
+def test_errors_sum_timeouts_exceptions_and_connect_errors_of_every_source() -> None:
+    parts = {"source.plc": {"timeouts": 2, "exceptions": 1, "decode_errors": 1, "connected": 1},
+             "source.booster": {"connect_errors": 3, "connected": 1}}
+    line = render(status(**parts), {}).plain
+    assert "errors 7" in line
+    assert "down" not in line
+
+
+def test_the_link_says_why_it_is_not_connected() -> None:
+    line = render(status(sink={"state": "connecting", "link_problem": "unknown CA"}), {}).plain
+    assert line.endswith("link connecting (unknown CA)")
+    assert render(status(sink={"state": "connected", "link_problem": ""}), {}).plain.endswith("link connected")
+
+
+def test_subscriptions_are_said_to_report_changes_only() -> None:
+    polled = render(status(**{"source.plc": {"connected": 1}}), {"readings": 1000.0}).plain
+    subscribed = render(status(**{"source.booster": {"notifications": 12, "connected": 1}}),
+                        {"readings": 833.0}).plain
+    assert "1,000 readings/s  " in polled
+    assert "833 readings/s (subscribed: on change)" in subscribed
