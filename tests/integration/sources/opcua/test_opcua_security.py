@@ -119,3 +119,12 @@ def test_certificate_problems_are_one_clear_line(tmp_path: Path) -> None:
     (tmp_path / "junk.der").write_bytes(b"not a certificate")
     with pytest.raises(EdgeferryError, match="is not a PEM or DER certificate"):
         certificate_uri(tmp_path / "junk.der")
+
+
+async def test_an_open_simulator_starts_without_warnings(caplog: pytest.LogCaptureFixture) -> None:
+    """It offers only the anonymous identity it accepts, so asyncua has no unprotected
+    certificate or password token to warn about."""
+    caplog.set_level(logging.WARNING)
+    async with OpcUaSimulator(port=0, points=10):
+        pass
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
