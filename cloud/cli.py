@@ -18,7 +18,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     up = sub.add_parser("up", help="start the local broker (Mosquitto, mTLS, per-thing ACLs)")
     _rig_dir(up)
     up.add_argument("--port", type=int, default=None,
-                    help="TLS port (default: the last one used in DIR, else a free one)")
+                    help="TLS port (default: the last one used in DIR, else a free one); "
+                         "agents need the same in publish.port")
     up.set_defaults(func=_up)
 
     down = sub.add_parser("down", help="stop the local broker")
@@ -57,6 +58,10 @@ def _up(args: argparse.Namespace) -> int:
         return _fail(exc)
     print(f"broker listening on mqtts://{rig.host}:{rig.port} (CA {rig.ca_path}, "
           f"cloud identity {rig.cloud_identity.directory})")
+    print(f"agents:       publish: {{endpoint: {rig.host}, port: {rig.port}}} with an identity from "
+          f"`edgeferry cloud issue-cert --dir {args.dir}` (it carries the CA)")
+    print(f"rules runner: edgeferry cloud rules run --rules FILE --broker-dir {args.dir}")
+    print(f"stop:         edgeferry cloud down --dir {args.dir}")
     return 0
 
 
