@@ -26,8 +26,12 @@ logger = logging.getLogger("edge_agent.publish.mqtt")
 
 SUMMARY_EVERY = 60.0
 """Seconds between two summaries of the same failing cause."""
+PROBE_REUSE = 30.0
+"""Seconds a TLS probe's answer serves every client of the process that trusts the same CA for
+the same broker: a simulated fleet of thousands failing at once probes the broker once."""
 
 Probe = Callable[[Broker], ConnectCause | None]
+_probes: dict[tuple[object, ...], tuple[float, asyncio.Task[ConnectCause | None]]] = {}
 
 
 class ConnectFailureLog:
@@ -78,9 +82,21 @@ class ConnectFailureLog:
             self._probing.cancel()
 
     async def _probe_then_report(self, error: BaseException | None) -> None:
-        cause = await asyncio.to_thread(self._probe, self.broker)
+        cause = await asyncio.shield(self._shared_probe())
         if self.failures:  # not connected meanwhile
             self._report(cause or explain(error, self.broker))
+
+    def _shared_probe(self) -> asyncio.Task[ConnectCause | None]:
+        """This broker's probe: the one in flight or answered within ``PROBE_REUSE``, else a new one."""
+        key = (asyncio.get_running_loop(), self.broker.endpoint, self.broker.port, self.broker.ca_path,
+               self._probe)
+        now = self._clock()
+        found = _probes.get(key)
+        if found is not None and (not found[1].done() or now - found[0] < PROBE_REUSE):
+            return found[1]
+        task = asyncio.create_task(asyncio.to_thread(self._probe, self.broker), name="mqtt-tls-probe")
+        _probes[key] = (now, task)
+        return task
 
     def _report(self, cause: ConnectCause) -> None:
         now = self._clock()

@@ -109,3 +109,23 @@ async def test_an_unexplained_tls_failure_is_probed_once_before_it_is_logged(
             break
     assert probed == [LOCAL]
     assert [getattr(r, "cause") for r in caplog.records] == ["the probe's words"]  # noqa: B009
+
+
+async def test_many_clients_of_one_broker_share_one_probe() -> None:
+    """A fleet failing at once must not hammer the broker with a probe per client."""
+    probed: list[str] = []
+
+    def probe(broker: Broker) -> ConnectCause | None:
+        probed.append(broker.thing)
+        return None
+
+    logs = [ConnectFailureLog(Broker("127.0.0.1", 8883, None, Path("c"), Path("k"), f"t{i}"), Counters(),
+                              clock=FakeClock(), probe=probe) for i in range(50)]
+    for log in logs:
+        log.failed(crt("AWS_IO_TLS_ERROR_NEGOTIATION_FAILURE"))
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if all(log.cause is not None for log in logs):
+            break
+    assert len(probed) == 1
+    assert all(log.cause is not None and log.cause.kind == "TLS" for log in logs)
