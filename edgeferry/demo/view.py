@@ -43,21 +43,21 @@ def live(state: DemoState) -> Group:
 
 
 def progress_line(state: DemoState) -> str:
-    """The state in one line, for logs and CI where a live table cannot redraw."""
+    """The figures in one line of at most 80 columns, for logs and CI where a table cannot redraw."""
     statuses = [t.agent.status() for t in state.agents]
 
     def total(part: str, name: str) -> int:
         return sum(int(s.get(part, name)) for s in statuses)
 
     connected = sum(1 for s in statuses if s.get("sink", "state") == "connected")
-    return (f"{state.elapsed:5.1f} s  {state.phase}: readings {total('agent', 'readings'):,}, "
-            f"spooled {total('agent', 'batches_spooled'):,}, acked {total('forwarder', 'acked'):,}, "
-            f"in spools {total('spool', 'depth'):,}, links up {connected}/{len(statuses)}; "
-            f"cloud {state.ledger.unique:,} batches, {_fired(state):,} rule firings")
+    return (f"{state.elapsed:5.1f} s  readings {total('agent', 'readings'):,}  "
+            f"spooled {total('agent', 'batches_spooled'):,}  acked {total('forwarder', 'acked'):,}  "
+            f"spool {total('spool', 'depth'):,}  links {connected}/{len(statuses)}  "
+            f"cloud {state.ledger.unique:,}")
 
 
 class ProgressLines:
-    """An ``on_tick`` that prints :func:`progress_line` at each new phase and every few seconds."""
+    """An ``on_tick`` that prints each new phase, and :func:`progress_line` every few seconds."""
 
     def __init__(self, console: Console, every: float = PROGRESS_EVERY,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -69,10 +69,12 @@ class ProgressLines:
 
     def __call__(self, state: DemoState) -> None:
         now = self._clock()
-        if state.phase == self._phase and now - self._printed < self.every:
-            return
-        self._phase, self._printed = state.phase, now
-        self.console.print(progress_line(state), highlight=False, soft_wrap=True)
+        if state.phase != self._phase:
+            self._phase = state.phase
+            self.console.print(f"{state.elapsed:5.1f} s  {state.phase}", highlight=False)
+        if state.agents and now - self._printed >= self.every:
+            self._printed = now
+            self.console.print(progress_line(state), highlight=False)
 
 
 ROWS = ("readings polled", "batches spooled", "published", "acknowledged", "received (cloud)",

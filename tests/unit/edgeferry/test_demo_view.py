@@ -68,6 +68,7 @@ def test_progress_lines_at_each_phase_and_every_few_seconds() -> None:
         now[0] = t
         state.phase = phase
         lines(state)
-    printed = out.getvalue().splitlines()
-    assert [line.split(":")[0].split("s  ")[1] for line in printed] == ["starting", "running", "running", "done"]
-    assert "readings 58,175" in printed[-1]
+    printed = [line.split("s  ", 1)[1] for line in out.getvalue().splitlines()]
+    assert [line.split()[0] for line in printed] == ["starting", "readings", "running", "readings", "done"]
+    assert printed[1] == "readings 58,175  spooled 64  acked 64  spool 0  links 2/2  cloud 0"
+    assert max(len(line) for line in out.getvalue().splitlines()) <= 80
