@@ -40,10 +40,10 @@ def render(status: AgentStatus, rates: dict[str, float]) -> Text:
     line.append(f"batches {status.get('agent', 'batches_spooled'):,} spooled / "
                 f"{status.get('forwarder', 'acked'):,} acked  ")
     line.append(f"spool {status.get('spool', 'depth'):,}  ")
-    down = [name for name, part in sources.items() if part.get("connected", 1) == 0]
-    if down:
-        line.append(f"down: {', '.join(down)}  ", style="red")
     state = str(status.get("sink", "state", "-"))
+    down = [name for name, part in sources.items() if part.get("connected", 1) == 0]
+    if down and state != "stopped":  # once stopped, every device is disconnected on purpose
+        line.append(f"down: {', '.join(down)}  ", style="red")
     problem = str(status.get("sink", "link_problem", ""))
     line.append(f"link {state}" + (f" ({problem})" if problem and state != "connected" else ""),
                 style="green" if state == "connected" else "yellow")

@@ -51,7 +51,7 @@ async def unreachable_cause(config: ModbusTcpDevice | ModbusRtuDevice) -> str:
         if exc.errno == errno.ECONNREFUSED:
             return "connection refused: nothing listens on that port"
         return exc.strerror or repr(exc)
-    return "the device accepted a TCP connection only after the client gave up; retrying"
+    return "the connect failed, but the device accepts connections now (it may just have come up)"
 
 
 def endpoint(config: ModbusTcpDevice | ModbusRtuDevice) -> str:

@@ -152,7 +152,7 @@ class OpcUaSource:
 
     def _on_connect_error(self, exc: BaseException, code: int) -> None:
         self.counters.inc("connect_errors")
-        level = logging.INFO if self._marked_bad else logging.ERROR
+        level = logging.DEBUG if self._marked_bad else logging.ERROR  # once per outage; retries are counted
         logger.log(level, "opcua_connect_failed", extra={
             "device": self.name, "endpoint": self._config.endpoint, "status": status_name(code),
             "reason": str(exc) or type(exc).__name__})

@@ -41,3 +41,8 @@ def test_subscriptions_are_said_to_report_changes_only() -> None:
                         {"readings": 833.0}).plain
     assert "1,000 readings/s  " in polled
     assert "833 readings/s (subscribed: on change)" in subscribed
+
+
+def test_after_the_agent_stopped_no_device_is_called_down() -> None:
+    line = render(status(sink={"state": "stopped"}, **{"source.plc": {"connected": 0}}), {}).plain
+    assert "down" not in line
