@@ -1,4 +1,4 @@
-"""The live status line of a running agent (rich), or a periodic log line when not on a terminal."""
+"""The live status of a running agent (rich, three lines), or a periodic log line when not on a terminal."""
 
 from __future__ import annotations
 
@@ -21,10 +21,11 @@ ERROR_COUNTERS = ("timeouts", "exceptions", "decode_errors", "connect_failures",
 
 
 def render(status: AgentStatus, rates: dict[str, float]) -> Text:
-    """One line: readings/s, errors, batches, spool depth, devices down, link state and problem.
+    """Three lines within 80 columns: readings/s, bad readings and errors; batches and spool depth;
+    the link's state and problem, and devices that are down.
 
     Subscribed OPC-UA points report changes only, so a station with subscriptions shows fewer
-    readings per second than it has points; the line says so when it has subscriptions.
+    readings per second than it has points; the line says "(on change)" when it has subscriptions.
     """
     bad = status.get("agent", "bad_readings")
     errors = sum(status.total(name) for name in ERROR_COUNTERS)
@@ -33,20 +34,18 @@ def render(status: AgentStatus, rates: dict[str, float]) -> Text:
     line.append(f"{status.thing} ", style="bold")
     line.append(f"{rates.get('readings', 0):,.0f} readings/s")
     if any(part.get("notifications") for part in sources.values()):
-        line.append(" (subscribed: on change)", style="dim")
-    line.append("  ")
-    line.append(f"bad {bad:,}  ", style="red" if bad else "")
-    line.append(f"errors {errors:,}  ", style="red" if errors else "")
-    line.append(f"batches {status.get('agent', 'batches_spooled'):,} spooled / "
-                f"{status.get('forwarder', 'acked'):,} acked  ")
-    line.append(f"spool {status.get('spool', 'depth'):,}  ")
+        line.append(" (on change)", style="dim")
+    line.append(f"  bad {bad:,}", style="red" if bad else "")
+    line.append(f"  errors {errors:,}", style="red" if errors else "")
+    line.append(f"\n  batches {status.get('agent', 'batches_spooled'):,} spooled / "
+                f"{status.get('forwarder', 'acked'):,} acked  spool {status.get('spool', 'depth'):,}")
     state = str(status.get("sink", "state", "-"))
+    problem = str(status.get("sink", "link_problem", ""))
+    line.append(f"\n  link {state}" + (f" ({problem})" if problem and state != "connected" else ""),
+                style="green" if state == "connected" else "yellow")
     down = [name for name, part in sources.items() if part.get("connected", 1) == 0]
     if down and state != "stopped":  # once stopped, every device is disconnected on purpose
-        line.append(f"down: {', '.join(down)}  ", style="red")
-    problem = str(status.get("sink", "link_problem", ""))
-    line.append(f"link {state}" + (f" ({problem})" if problem and state != "connected" else ""),
-                style="green" if state == "connected" else "yellow")
+        line.append(f"  down: {', '.join(down)}", style="red")
     return line
 
 
@@ -69,7 +68,7 @@ class StatusLine:
                 await asyncio.sleep(self.interval)
                 status = self.agent.status()
                 rates = self.meter.update(time.monotonic(), _sample(status))
-                log.info("status", extra={"line": render(status, rates).plain})
+                log.info("status", extra={"line": " ".join(render(status, rates).plain.split("\n"))})
         with Live(console=Console(stderr=True), auto_refresh=False, transient=True) as live:
             while True:
                 status = self.agent.status()

@@ -31,7 +31,7 @@ def test_errors_sum_timeouts_exceptions_and_connect_errors_of_every_source() -> 
 
 def test_the_link_says_why_it_is_not_connected() -> None:
     line = render(status(sink={"state": "connecting", "link_problem": "unknown CA"}), {}).plain
-    assert line.endswith("link connecting (unknown CA)")
+    assert line.endswith("  link connecting (unknown CA)")
     assert render(status(sink={"state": "connected", "link_problem": ""}), {}).plain.endswith("link connected")
 
 
@@ -40,9 +40,19 @@ def test_subscriptions_are_said_to_report_changes_only() -> None:
     subscribed = render(status(**{"source.booster": {"notifications": 12, "connected": 1}}),
                         {"readings": 833.0}).plain
     assert "1,000 readings/s  " in polled
-    assert "833 readings/s (subscribed: on change)" in subscribed
+    assert "833 readings/s (on change)  bad" in subscribed
 
 
 def test_after_the_agent_stopped_no_device_is_called_down() -> None:
     line = render(status(sink={"state": "stopped"}, **{"source.plc": {"connected": 0}}), {}).plain
     assert "down" not in line
+
+
+def test_the_status_fits_80_columns() -> None:
+    worst = status(**{"source.plc": {"notifications": 1, "connect_failures": 12_345, "connected": 0}},
+                   sink={"state": "connecting", "link_problem": "device certificate refused"},
+                   agent={"readings": 10**7, "bad_readings": 10**6, "batches_spooled": 10**6},
+                   forwarder={"acked": 10**6}, spool={"depth": 10**6})
+    lines = render(AgentStatus("riverside-ps-01", 1.0, worst.parts), {"readings": 12_345.0}).plain.split("\n")
+    assert len(lines) == 3
+    assert max(len(line) for line in lines) <= 80, lines
