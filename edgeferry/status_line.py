@@ -21,8 +21,8 @@ ERROR_COUNTERS = ("timeouts", "exceptions", "decode_errors", "connect_failures",
 
 
 def render(status: AgentStatus, rates: dict[str, float]) -> Text:
-    """Three lines within 80 columns: readings/s, bad readings and errors; batches and spool depth;
-    the link's state and problem, and devices that are down.
+    """Three lines within 80 columns: readings/s, bad readings and errors; batches, spool depth and
+    what the spool dropped; the link's state and problem, and devices that are down.
 
     Subscribed OPC-UA points report changes only, so a station with subscriptions shows fewer
     readings per second than it has points; the line says "(on change)" when it has subscriptions.
@@ -39,6 +39,10 @@ def render(status: AgentStatus, rates: dict[str, float]) -> Text:
     line.append(f"  errors {errors:,}", style="red" if errors else "")
     line.append(f"\n  batches {status.get('agent', 'batches_spooled'):,} spooled / "
                 f"{status.get('forwarder', 'acked'):,} acked  spool {status.get('spool', 'depth'):,}")
+    dropped = int(status.get("spool", "dropped"))
+    if dropped:  # the spool lost batches by its policy or a full disk: say so where the user looks
+        full = int(status.get("spool", "disk_full"))
+        line.append(f"  dropped {dropped:,}{f' ({full:,} disk full)' if full else ''}", style="red")
     state = str(status.get("sink", "state", "-"))
     problem = str(status.get("sink", "link_problem", ""))
     line.append(f"\n  link {state}" + (f" ({problem})" if problem and state != "connected" else ""),

@@ -1,4 +1,5 @@
-"""The agent's status line: errors counted where the user looks, devices down, the link's problem."""
+"""The agent's status line: errors counted where the user looks, devices down, the link's problem,
+what the spool lost."""
 
 from __future__ import annotations
 
@@ -56,3 +57,14 @@ def test_the_status_fits_80_columns() -> None:
     lines = render(AgentStatus("riverside-ps-01", 1.0, worst.parts), {"readings": 12_345.0}).plain.split("\n")
     assert len(lines) == 3
     assert max(len(line) for line in lines) <= 80, lines
+
+
+def spool_status(**spool: int) -> AgentStatus:
+    return AgentStatus(thing="pump-1", uptime=10.0, parts={"spool": {"depth": 3, **spool},
+                                                            "sink": {"state": "connected"}})
+
+
+def test_drops_and_disk_full_refusals_are_on_the_status_line() -> None:
+    assert "dropped" not in render(spool_status(), {}).plain
+    assert "dropped 12 (5 disk full)" in render(spool_status(dropped=12, disk_full=5), {}).plain
+    assert "dropped 12\n" in render(spool_status(dropped=12), {}).plain
