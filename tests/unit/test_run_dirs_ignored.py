@@ -18,7 +18,9 @@ from edgeferry.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-DIR_OPTION = re.compile(r"--(?:dir|out|broker-dir|data) +([^\s`'\"]+)")
+DIR_OPTION = re.compile(r"--(?:dir|broker-dir|data) +([^\s`'\"]+)")
+KEY_OUT = re.compile(r"(?:issue-cert|issue-claim|edgeferry provision)\b.*?--out +([^\s`'\"]+)")
+"""``--out`` of the commands that write private keys; other outputs (exports) are the user's to keep."""
 PLACEHOLDER = re.compile(r"^[A-Z_]+/?$|[<>]")
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(),
@@ -54,9 +56,11 @@ def example_paths() -> list[Path]:
 
 
 def documented_dirs() -> list[Path]:
-    """``--dir``/``--out``/``--broker-dir``/``--data`` values in the README, docs and example headers."""
+    """Run directories (``--dir``, ``--broker-dir``, ``--data``) and key stores (``--out`` of the
+    commands that write keys) in the README, docs and example headers."""
     texts = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted(EXAMPLES.glob("*.yaml"))]
-    found = {m for text in texts for m in DIR_OPTION.findall(text.read_text())}
+    commands = [line for text in texts for line in text.read_text().replace("\\\n", " ").splitlines()]
+    found = {m for line in commands for pattern in (DIR_OPTION, KEY_OUT) for m in pattern.findall(line)}
     return [Path(v) for v in sorted(found) if not PLACEHOLDER.search(v) and not v.startswith("/")]
 
 
@@ -71,7 +75,7 @@ def ignored(path: Path) -> bool:
 def test_the_lists_are_not_empty() -> None:
     assert Path(".demo") in command_defaults()
     assert Path(".run/edgeferry-data") in example_paths()
-    assert Path(".run/rig") in documented_dirs()
+    assert {Path(".run/rig"), Path("identity"), Path(".run/pump-station/identity")} <= set(documented_dirs())
 
 
 @pytest.mark.parametrize("source", [command_defaults, example_paths, documented_dirs])
