@@ -98,8 +98,8 @@ class Agent:
                                            for n in list(self._source_tasks)))
                     await self._scans.put(())  # end marker: drain, flush, return
                     await aggregating
-                    await self._drain(deadline)
-                    await self._stop_sink(within=max(1.0, deadline - time.monotonic()))
+                    await self._drain(deadline - min(1.0, grace / 5))  # the rest: closing the sink
+                    await self._stop_sink(within=max(0.2, deadline - time.monotonic()))
                     health.cancel()
             finally:
                 self._group = None
@@ -159,7 +159,11 @@ class Agent:
         """Stop a source; ``forget`` also drops its counters from the status."""
         task = self._source_tasks.pop(name)
         self._device_configs.pop(name, None)
-        task.cancel()
+        # Cancel until it is done: Python 3.11's asyncio.wait_for, which client libraries use per
+        # request, drops a cancellation that arrives just as the request completes.
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
         with contextlib.suppress(asyncio.CancelledError):
             await task
         if forget:
@@ -207,7 +211,7 @@ class Agent:
             async with asyncio.timeout(within):
                 await self.sink.__aexit__(None, None, None)
         except TimeoutError:
-            log.warning("sink_close_timeout", extra={"thing": self.config.thing, "within": f"{within:g}s"})
+            log.info("sink_close_timeout", extra={"thing": self.config.thing, "within": f"{within:.1f}s"})
 
     async def _aggregate(self) -> None:
         while True:

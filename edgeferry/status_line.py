@@ -20,10 +20,11 @@ ERROR_COUNTERS = ("timeouts", "exceptions", "decode_errors", "connect_failures",
 """Source counters that mean a device did not give what was asked (Modbus and OPC-UA)."""
 
 
-def render(status: AgentStatus, rates: dict[str, float]) -> Text:
+def render(status: AgentStatus, rates: dict[str, float], *, stopped: bool = False) -> Text:
     """Three lines within 80 columns: readings/s, bad readings and errors; batches, spool depth and
     what the spool dropped; the link's state and problem, and devices that are down.
 
+    ``stopped``: the agent has stopped (its final status), whatever the parts last said.
     Subscribed OPC-UA points report changes only, so a station with subscriptions shows fewer
     readings per second than it has points; the line says "(on change)" when it has subscriptions.
     """
@@ -43,9 +44,9 @@ def render(status: AgentStatus, rates: dict[str, float]) -> Text:
     if dropped:  # the spool lost batches by its policy or a full disk: say so where the user looks
         full = int(status.get("spool", "disk_full"))
         line.append(f"  dropped {dropped:,}{f' ({full:,} disk full)' if full else ''}", style="red")
-    state = str(status.get("sink", "state", "-"))
+    state = "stopped" if stopped else str(status.get("sink", "state", "-"))
     problem = str(status.get("sink", "link_problem", ""))
-    line.append(f"\n  link {state}" + (f" ({problem})" if problem and state != "connected" else ""),
+    line.append(f"\n  link {state}" + (f" ({problem})" if problem and state in ("waiting", "connecting") else ""),
                 style="green" if state == "connected" else "yellow")
     down = [name for name, part in sources.items() if part.get("connected", 1) == 0]
     if down and state != "stopped":  # once stopped, every device is disconnected on purpose
@@ -83,4 +84,4 @@ class StatusLine:
     def final(self) -> None:
         status = self.agent.status()
         rate = status.get("agent", "readings") / max(status.uptime, 1e-9)
-        Console(stderr=True).print(render(status, {"readings": rate}))
+        Console(stderr=True).print(render(status, {"readings": rate}, stopped=True))

@@ -68,3 +68,9 @@ def test_drops_and_disk_full_refusals_are_on_the_status_line() -> None:
     assert "dropped" not in render(spool_status(), {}).plain
     assert "dropped 12 (5 disk full)" in render(spool_status(dropped=12, disk_full=5), {}).plain
     assert "dropped 12\n" in render(spool_status(dropped=12), {}).plain
+
+
+def test_the_final_status_says_stopped_without_a_problem_or_devices_down() -> None:
+    parts = {"sink": {"state": "connecting", "link_problem": "refused"}, "source.plc": {"connected": 0}}
+    line = render(status(**parts), {}, stopped=True).plain
+    assert line.endswith("  link stopped")
