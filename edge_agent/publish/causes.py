@@ -4,7 +4,8 @@ The MQTT client reports a failed connect with an awscrt error (``AwsCrtError``: 
 or, when the broker answered and refused, a CONNACK reason. Most names say enough on their own
 (``AWS_IO_SOCKET_CONNECTION_REFUSED``, ``AWS_IO_DNS_INVALID_NAME``, ...). On Linux, though, awscrt
 folds every certificate problem of the TLS handshake into ``AWS_IO_TLS_ERROR_NEGOTIATION_FAILURE``
-and writes the precise reason only to its own log; :func:`probe_tls` then repeats the handshake
+(or, when the broker refuses the device's certificate, ``AWS_IO_TLS_ERROR_READ_FAILURE``) and
+writes the precise reason only to its own log; :func:`probe_tls` then repeats the handshake
 with Python's ``ssl`` and the same files to name it (unknown CA, expired, wrong host name, or the
 broker refusing this device's certificate).
 """
@@ -17,7 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TLS_NEGOTIATION_FAILED = "AWS_IO_TLS_ERROR_NEGOTIATION_FAILURE"
-"""awscrt's catch-all for a failed handshake: :func:`probe_tls` can tell more."""
+TLS_UNEXPLAINED = frozenset({
+    TLS_NEGOTIATION_FAILED, "AWS_IO_TLS_ERROR_READ_FAILURE", "AWS_IO_TLS_ERROR_ALERT_RECEIVED",
+    "AWS_IO_TLS_ALERT_NOT_GRACEFUL",
+})
+"""awscrt's names for a handshake that failed, or a connection the broker closed with a TLS alert
+right after it (how a broker refuses a client certificate under TLS 1.3): :func:`probe_tls` can
+tell more."""
 
 
 class ConnackRefused(Exception):
@@ -145,8 +152,8 @@ def explain(error: BaseException | None, broker: Broker) -> ConnectCause:
         return _timeout(broker, f"connecting to {broker.address} ({name})")
     if name == "AWS_ERROR_MQTT5_CONNACK_TIMEOUT":
         return _timeout(broker, f"{broker.address} completed TLS but sent no CONNACK")
-    if name == TLS_NEGOTIATION_FAILED:
-        return ConnectCause("TLS", f"TLS handshake with {broker.address} failed",
+    if name in TLS_UNEXPLAINED:
+        return ConnectCause("TLS", f"TLS with {broker.address} failed ({name})",
                             "check identity.ca, the device certificate and publish.endpoint")
     message = str(getattr(error, "message", "") or error or "")
     return ConnectCause("error", f"{name}: {message}".rstrip(": "),

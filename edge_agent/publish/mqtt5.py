@@ -83,11 +83,14 @@ class Mqtt5Transport:
             on_lifecycle_disconnection=lambda data: self._call(events.on_connection_lost, data.exception),
             on_lifecycle_connection_failure=lambda data: self._call(events.on_connect_failed,
                                                                     connect_error(data)),
-            on_lifecycle_stopped=lambda _: self._loop.call_soon_threadsafe(self._stopped.set),
+            on_lifecycle_stopped=lambda _: self._call(self._stopped.set),
         )
 
     def _call(self, callback: Callable[..., None], *args: object) -> None:
-        self._loop.call_soon_threadsafe(callback, *args)
+        """Run ``callback`` on the event loop (client callbacks come on awscrt's threads); a client
+        that reports after its loop closed (a stop that outlived its wait) has nobody to tell."""
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(callback, *args)
 
     def start(self) -> None:
         self._stopped.clear()

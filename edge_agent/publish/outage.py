@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from edge_agent.metrics import Counters
 from edge_agent.publish.causes import (
-    TLS_NEGOTIATION_FAILED,
+    TLS_UNEXPLAINED,
     Broker,
     ConnectCause,
     error_name,
@@ -61,7 +61,7 @@ class ConnectFailureLog:
             self._since = now
         self.failures += 1
         due = self.cause is None or now - self._reported >= self.summary_every
-        if error_name(error) == TLS_NEGOTIATION_FAILED:
+        if error_name(error) in TLS_UNEXPLAINED:
             if due and (self._probing is None or self._probing.done()):
                 self._probing = asyncio.create_task(self._probe_then_report(error), name="mqtt-tls-probe")
             return

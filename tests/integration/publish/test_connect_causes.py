@@ -1,7 +1,7 @@
 """A broker that cannot be reached is reported at WARNING with the cause in words and what to do.
 
 Each cause is produced for real against awscrt's MQTT 5 client: a closed port, the rig's Mosquitto
-with a device that trusts another CA, TLS listeners presenting an expired certificate or one for
+with a device that trusts another CA or holds a certificate of another CA, TLS listeners presenting an expired certificate or one for
 another host name (the handshake fails before any MQTT is spoken, so any TLS server that asks for
 a client certificate serves), a listening socket that never answers, and a name that DNS cannot
 resolve.
@@ -122,6 +122,17 @@ async def test_broker_with_another_ca_is_refused_and_named(rig: Rig, tmp_path: P
     assert "does not chain to the CA this device trusts" in cause
     assert f"the broker's CA is not the one in identity.ca ({tmp_path / 'other-ca' / 'ca.pem'})" in hint
     assert other.cert_pem  # the CA the device trusts is a real, different one
+
+
+async def test_device_certificate_the_broker_refuses(rig: Rig, tmp_path: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """A certificate from another rig's CA: the broker ends the TLS session with an alert."""
+    rig.start()
+    directory = Rig(tmp_path / "other-rig").issue_identity(THING, tmp_path / THING)
+    ident = Identity.load(IdentityConfig(dir=directory, ca=rig.ca_path), THING)
+    cause, hint = await first_warning(caplog, sink_config(rig), ident)
+    assert "the broker refused this device's certificate" in cause
+    assert "identity.dir" in hint
 
 
 async def test_expired_broker_certificate(rig: Rig, tmp_path: Path, caplog: pytest.LogCaptureFixture,

@@ -32,7 +32,8 @@ def crt(name: str) -> AwsCrtError:
     ("AWS_IO_TLS_CERTIFICATE_EXPIRED", "certificate expired", "has expired"),
     ("AWS_IO_TLS_HOST_NAME_MISMATCH", "host name mismatch", "not valid for '127.0.0.1'"),
     ("AWS_IO_TLS_PEER_CERTIFICATE_REVOKED", "device certificate refused", "refused this device's"),
-    ("AWS_IO_TLS_ERROR_NEGOTIATION_FAILURE", "TLS", "TLS handshake with 127.0.0.1:8883 failed"),
+    ("AWS_IO_TLS_ERROR_NEGOTIATION_FAILURE", "TLS", "TLS with 127.0.0.1:8883 failed"),
+    ("AWS_IO_TLS_ERROR_READ_FAILURE", "TLS", "TLS with 127.0.0.1:8883 failed"),
     ("AWS_ERROR_SOMETHING_ELSE", "error", "AWS_ERROR_SOMETHING_ELSE"),
 ])
 def test_every_error_name_gets_words_and_a_hint(name: str, kind: str, words: str) -> None:
