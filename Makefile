@@ -10,7 +10,7 @@ demo: setup
 test: setup
 	.venv/bin/ruff check .
 	.venv/bin/mypy
-	.venv/bin/python -m pytest -n 2 --dist loadfile -q
+	.venv/bin/python -m pytest -n 2 --dist loadfile --no-header
 
 lint: setup
 	.venv/bin/ruff check .

@@ -22,7 +22,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     up = sub.add_parser("up", help="start the local broker (Mosquitto, mTLS, authorised by IoT policies)")
     _rig_dir(up)
     up.add_argument("--port", type=int, default=None,
-                    help="TLS port (default: the last one used in DIR, else a free one)")
+                    help="TLS port (default: the last one used in DIR, else a free one); "
+                         "agents need the same in publish.port")
     defaults = Limits()
     up.add_argument("--connect-rate", type=float, default=defaults.connect_per_client,
                     help="CONNECTs per second per client id (IoT Core: 1; 0: no limit)")
@@ -74,6 +75,10 @@ def _up(args: argparse.Namespace) -> int:
         return _fail(exc)
     print(f"broker listening on mqtts://{rig.host}:{rig.port} (CA {rig.ca_path}, "
           f"cloud identity {rig.cloud_identity.directory})")
+    print(f"agents:       publish: {{endpoint: {rig.host}, port: {rig.port}}} with an identity from "
+          f"`edgeferry cloud issue-cert --dir {args.dir}` (it carries the CA)")
+    print(f"rules runner: edgeferry cloud rules run --rules FILE --broker-dir {args.dir}")
+    print(f"stop:         edgeferry cloud down --dir {args.dir}")
     return 0
 
 

@@ -4,8 +4,8 @@ CLI and GDK expect::
     greengrass-build/recipes/<name>-<version>.yaml
     greengrass-build/artifacts/<name>/<version>/edgeferry-<v>-py3-none-any.whl
 
-ready for ``greengrass-cli deployment create --recipeDir greengrass-build/recipes
---artifactDir greengrass-build/artifacts ...`` or for upload to S3.
+ready for a local deployment with the Greengrass CLI (:meth:`BuildResult.local_deployment`) or for
+upload to S3.
 """
 
 from __future__ import annotations
@@ -29,11 +29,25 @@ LOCAL_BUCKET = "BUCKET_NAME"
 ``--artifactDir`` and only uses the URI's file name (component-recipe-reference, Artifacts)."""
 
 
+GREENGRASS_CLI = "/greengrass/v2/bin/greengrass-cli"
+"""Where the Greengrass CLI component (``aws.greengrass.Cli``) puts the CLI on a core device whose
+root folder is the default ``/greengrass/v2`` (verify-local-development-tools.html); it is not on
+PATH."""
+
+
 @dataclass(frozen=True, slots=True)
 class BuildResult:
     recipe: Path
     artifact: Path
     version: str
+
+    def local_deployment(self, name: str) -> str:
+        """The command that deploys this build on the core device it was built on. The paths are
+        absolute: the nucleus, not the CLI's working directory, reads them."""
+        recipes = self.recipe.parent.resolve()
+        artifacts = self.artifact.parents[2].resolve()
+        return (f"sudo {GREENGRASS_CLI} deployment create --recipeDir {recipes} "
+                f"--artifactDir {artifacts} --merge \"{name}={self.version}\"")
 
 
 def project_version(project: Path = PROJECT_DIR) -> str:

@@ -31,8 +31,7 @@ def _build(args: argparse.Namespace) -> int:
                              rule=args.rule)
     print(f"recipe:   {result.recipe}")
     print(f"artifact: {result.artifact}")
-    print(f"deploy locally: sudo greengrass-cli deployment create --recipeDir {result.recipe.parent} "
-          f"--artifactDir {args.out / 'artifacts'} --merge \"{args.name}={result.version}\"")
+    print(f"deploy locally: {result.local_deployment(args.name)}")
     return 0
 
 

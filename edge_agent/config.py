@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from edge_agent.aggregate.alarms import alarm_problems
 from edge_agent.aggregate.config import AggregationConfig, AlarmRule, BatchingConfig
@@ -27,6 +27,7 @@ from edge_agent.publish.config import (
 from edge_agent.sources.modbus.config import ModbusRtuDevice, ModbusTcpDevice
 from edge_agent.sources.opcua.config import OpcUaDevice
 from edge_agent.sources.points import StrictModel
+from edge_agent.spelling import did_you_mean
 from edge_agent.spool.config import SqliteSpoolConfig, StreamManagerSpoolConfig
 from edge_agent.units import Duration
 
@@ -100,13 +101,16 @@ def format_location(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
-def validation_problems(exc: ValidationError) -> list[str]:
-    """Every error of a pydantic validation as ``path: message``."""
+def validation_problems(exc: ValidationError, model: type[BaseModel]) -> list[str]:
+    """Every error of a pydantic validation as ``path: message``; an unknown key of ``model``'s
+    document gets "did you mean …" when a known key is close to it."""
     problems = []
     for err in exc.errors(include_url=False):
         message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
         if err["type"] == "union_tag_invalid":
             message = f"unknown type {err['input'].get('type')!r}; expected one of {err['ctx']['expected_tags']}"
+        elif err["type"] == "extra_forbidden":
+            message += did_you_mean(model, tuple(err["loc"]))
         problems.append(f"{format_location(tuple(err['loc']))}: {message}")
     return problems
 
@@ -118,7 +122,7 @@ def parse_config(data: Any, source: str = "<config>") -> AgentConfig:
     try:
         config = AgentConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(source, validation_problems(exc)) from None
+        raise ConfigError(source, validation_problems(exc, AgentConfig)) from None
     problems = alarm_problems(config.alarms, config.point_names())
     if problems:
         raise ConfigError(source, problems)

@@ -91,19 +91,28 @@ class Agent:
                         "thing": self.config.thing, "devices": len(self.config.devices),
                         "epoch": self.spool.epoch, "next_seq": self.spool.last_seq + 1})
                     await stop.wait()
+                    grace = self.config.status.shutdown_grace
+                    deadline = time.monotonic() + grace
+                    log.info("agent_stopping", extra={"thing": self.config.thing, "grace": f"{grace:g}s"})
                     await asyncio.gather(*(self._stop_source(n, forget=False)
                                            for n in list(self._source_tasks)))
                     await self._scans.put(())  # end marker: drain, flush, return
                     await aggregating
-                    await self._drain(self.config.status.shutdown_grace)
-                    await self._stop_sink()
+                    await self._drain(deadline - min(1.0, grace / 5))  # the rest: closing the sink
+                    await self._stop_sink(within=max(0.2, deadline - time.monotonic()))
                     health.cancel()
             finally:
                 self._group = None
                 self.running.clear()
                 self.final_spool_stats = _stats_dict(self.spool)
         self._write_health_once()
-        log.info("agent_stopped", extra={"thing": self.config.thing})
+        unsent = int(self.final_spool_stats.get("depth", 0)) + int(self.final_spool_stats.get("in_flight", 0))
+        if unsent:
+            log.info("agent_stopped", extra={"thing": self.config.thing, "unsent": unsent,
+                                             "note": "unsent batches stay in the spool and go out "
+                                                     "at the next start"})
+        else:
+            log.info("agent_stopped", extra={"thing": self.config.thing, "unsent": 0})
 
     async def reconfigure(self, config: AgentConfig) -> None:
         """Apply ``config`` live; raise :class:`ConfigError` (and change nothing) if it cannot be."""
@@ -150,15 +159,18 @@ class Agent:
         """Stop a source; ``forget`` also drops its counters from the status."""
         task = self._source_tasks.pop(name)
         self._device_configs.pop(name, None)
-        task.cancel()
+        # Cancel until it is done: Python 3.11's asyncio.wait_for, which client libraries use per
+        # request, drops a cancellation that arrives just as the request completes.
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
         with contextlib.suppress(asyncio.CancelledError):
             await task
         if forget:
             self.sources.pop(name, None)
 
-    async def _drain(self, grace: float) -> None:
-        """At shutdown, give the forwarder up to ``grace`` seconds to empty the spool."""
-        deadline = time.monotonic() + grace
+    async def _drain(self, deadline: float) -> None:
+        """At shutdown, give the forwarder until ``deadline`` (monotonic) to empty the spool."""
         # Bounded, shutdown-only wait; the spool offers no "empty" event to wait on.
         while time.monotonic() < deadline and _unsent(_stats_dict(self.spool)):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
@@ -187,13 +199,19 @@ class Agent:
         await sink.__aenter__()
         self._forwarding = self._group.create_task(self.forwarder.run(), name="forwarder")
 
-    async def _stop_sink(self) -> None:
+    async def _stop_sink(self, within: float | None = None) -> None:
+        """Stop forwarding (a batch in flight goes back to the spool) and close the sink, giving
+        the sink at most ``within`` seconds to close (at shutdown: what is left of the grace)."""
         if self._forwarding is not None:
             self._forwarding.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._forwarding
             self._forwarding = None
-        await self.sink.__aexit__(None, None, None)
+        try:
+            async with asyncio.timeout(within):
+                await self.sink.__aexit__(None, None, None)
+        except TimeoutError:
+            log.info("sink_close_timeout", extra={"thing": self.config.thing, "within": f"{within:.1f}s"})
 
     async def _aggregate(self) -> None:
         while True:

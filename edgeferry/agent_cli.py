@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -25,6 +26,8 @@ from edge_agent.publish.config import MqttPublishConfig
 from edge_agent.reload import reload_on_signal
 from edge_agent.supervisor import Agent, SinkFactory
 from edgeferry.status_line import StatusLine
+
+log = logging.getLogger(__name__)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -118,8 +121,20 @@ async def run_agent(config: AgentConfig, *, duration: float | None = None,
     agent = Agent.from_config(config, await sink_factory_for(config))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not stop.is_set():
+            log.info("signal_received", extra={"signal": sig.name, "note": "stopping; "
+                     "send it again to stop at once (spooled batches are kept either way)"})
+            stop.set()
+        else:
+            log.warning("stopping_now", extra={"signal": sig.name})
+            main.cancel()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal, sig)
     reloading = reload_on_signal(agent, config_path) if config_path is not None else None
     if duration is not None:
         loop.call_later(duration, stop.set)
@@ -127,6 +142,10 @@ async def run_agent(config: AgentConfig, *, duration: float | None = None,
     display = asyncio.create_task(status.run())
     try:
         await agent.run(stop)
+    except asyncio.CancelledError:
+        if main.cancelling() == 0 or not stop.is_set():
+            raise
+        return 130  # second signal: the spool is durable, nothing it acknowledged is lost
     finally:
         if reloading is not None:
             reloading.cancel()

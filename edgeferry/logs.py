@@ -18,10 +18,16 @@ def _fields(record: logging.LogRecord) -> dict[str, object]:
     return {k: v for k, v in vars(record).items() if k not in _STANDARD}
 
 
+def _value(value: object) -> str:
+    """logfmt: a value with spaces, quotes or ``=`` in it is quoted."""
+    text = str(value)
+    return json.dumps(text) if any(c in text for c in ' "=') else text
+
+
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-        extra = " ".join(f"{k}={v}" for k, v in _fields(record).items())
+        extra = " ".join(f"{k}={_value(v)}" for k, v in _fields(record).items())
         line = f"{stamp}Z {record.levelname:<7} {record.name}: {record.getMessage()}"
         if extra:
             line += f" {extra}"
@@ -44,15 +50,32 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(obj, default=str)
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time, so a live display that redirects stderr
+    (rich's ``Live``) prints log lines above itself instead of having them glued onto its line."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     """Send logs to stderr, one line per event (the Greengrass nucleus captures it as is)."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("asyncua", "pymodbus"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
-    # asyncua logs a traceback at ERROR whenever a server goes away; the OPC-UA source reports
-    # the loss itself (one line, and bad-quality readings), so keep asyncua's client quiet.
-    logging.getLogger("asyncua.client").setLevel(max(logging.CRITICAL, root.level))
+    logging.getLogger("asyncua").setLevel(max(logging.WARNING, root.level))
+    # pymodbus logs every failed connect, retry and timeout itself ("Failed to connect ...",
+    # "Repeating....", "No response received ..." with a hex dump); the Modbus source reports each
+    # change of a device's state with its cause and counts timeouts, so pymodbus stays silent
+    # unless asked for with --log-level DEBUG.
+    logging.getLogger("pymodbus").setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.CRITICAL)

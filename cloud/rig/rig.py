@@ -65,6 +65,17 @@ def free_port(host: str = HOST) -> int:
         return int(sock.getsockname()[1])
 
 
+def port_taken(port: int, host: str = HOST) -> bool:
+    """Whether something already listens on ``host:port`` (bound as the broker would bind)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 class Rig:
     """A Mosquitto broker with a generated CA and an mTLS listener in ``directory``, authorising as
     IoT Core does from the policies in :attr:`authorization` (see :mod:`cloud.rig.rules`).
@@ -174,6 +185,11 @@ class Rig:
         free one (a few attempts)."""
         if self.is_running():
             return self
+        if self._requested_port and port_taken(self._requested_port, self.host):
+            suggestion = free_port(self.host)
+            raise RigError(f"port {self._requested_port} is taken by another process; use a free one, "
+                           f"e.g. --port {suggestion}, or leave out --port to have one picked, and give "
+                           f"agents the same port (publish.port: {suggestion})")
         binary = find_mosquitto()
         self._prepare()
         attempts = 1 if self._requested_port else _PORT_ATTEMPTS

@@ -25,8 +25,10 @@ from edge_agent.envelope import MAX_PAYLOAD_BYTES, Batch, TopicScheme
 from edge_agent.errors import Rejected, Retryable
 from edge_agent.identity import Identity
 from edge_agent.metrics import Counters
+from edge_agent.publish.causes import Broker, error_name
 from edge_agent.publish.config import MqttPublishConfig
 from edge_agent.publish.connection import ConnectionEvents, ConnectionState, MqttTransport
+from edge_agent.publish.outage import ConnectFailureLog
 from edge_agent.publish.ratelimit import PublishRateLimiter
 
 logger = logging.getLogger(__name__)
@@ -50,7 +52,9 @@ class MqttSink:
     """A :class:`~edge_agent.interfaces.Sink` publishing batches at QoS 1 to basic-ingest topics.
 
     Counters: ``published`` (handed to the client), ``acked``, ``retried``, ``rejected``,
-    ``connects``, ``disconnects``, ``connect_failures``; gauges ``state`` and ``in_flight``.
+    ``connects``, ``disconnects``, ``connect_failures``; gauges ``state``, ``in_flight`` and
+    ``link_problem`` (why connecting fails, in a few words; empty once connected). Failed connects
+    are logged by :class:`~edge_agent.publish.outage.ConnectFailureLog`.
     """
 
     def __init__(self, config: MqttPublishConfig, identity: Identity, *,
@@ -70,6 +74,9 @@ class MqttSink:
         self._lifecycle: asyncio.Task[None] | None = None
         self._closing = False
         self._topics: dict[tuple[str, str, str], TopicScheme] = {}
+        self.connect_failures = ConnectFailureLog(Broker(
+            config.endpoint, config.port, identity.ca_path, identity.cert_path, identity.key_path,
+            identity.thing_name), self.counters)
         self._set_state(ConnectionState.STOPPED)
 
     # lifecycle -------------------------------------------------------------------------------
@@ -87,6 +94,7 @@ class MqttSink:
             self._lifecycle.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._lifecycle
+        self.connect_failures.close()
         if self._transport is not None:
             await self._transport.stop()
         self._connected.clear()
@@ -128,6 +136,7 @@ class MqttSink:
         self.counters.inc("connects")
         self._set_state(ConnectionState.CONNECTED)
         self._connected.set()
+        self.connect_failures.connected()
         logger.info("mqtt_connected", extra={"thing": self.identity.thing_name,
                                              "endpoint": f"{self.config.endpoint}:{self.config.port}"})
 
@@ -138,14 +147,15 @@ class MqttSink:
         self.counters.inc("disconnects")
         self._set_state(ConnectionState.WAITING)
         logger.warning("mqtt_connection_lost", extra={"thing": self.identity.thing_name,
-                                                      "error": _error_name(error)})
+                                                      "error": error_name(error)})
         self._lifecycle = asyncio.create_task(self._connect_after_jitter(stop_first=True),
                                               name="mqtt-reconnect")
 
     def on_connect_failed(self, error: BaseException | None) -> None:
         self.counters.inc("connect_failures")
-        logger.debug("mqtt_connect_failed", extra={"thing": self.identity.thing_name,
-                                                   "error": _error_name(error)})
+        if self._closing:
+            return
+        self.connect_failures.failed(error)
 
     # sending --------------------------------------------------------------------------------
 
@@ -218,7 +228,3 @@ class MqttSink:
             raise Retryable(f"not connected to {self.config.endpoint}:{self.config.port} "
                             f"({self._state.value})")
         return self._transport
-
-
-def _error_name(error: BaseException | None) -> str:
-    return str(getattr(error, "name", "")) or repr(error)

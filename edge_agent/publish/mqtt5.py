@@ -24,6 +24,7 @@ from awsiot import mqtt5_client_builder
 
 from edge_agent.errors import Rejected, Retryable
 from edge_agent.identity import Identity
+from edge_agent.publish.causes import ConnackRefused
 from edge_agent.publish.config import MqttPublishConfig
 from edge_agent.publish.connection import ConnectionEvents, classify_client_error
 
@@ -49,6 +50,15 @@ def puback_outcome(reason: mqtt5.PubackReasonCode) -> Retryable | Rejected | Non
     return Retryable(f"broker did not accept the publish: PUBACK {reason.name}")
 
 
+def connect_error(data: mqtt5.LifecycleConnectFailureData) -> BaseException | None:
+    """The broker's refusing CONNACK when there was one (it says why), else the client's error."""
+    connack = data.connack_packet
+    if connack is not None and connack.reason_code >= 0x80:
+        return ConnackRefused(mqtt5.ConnectReasonCode(connack.reason_code).name)
+    error: BaseException | None = data.exception
+    return error
+
+
 class Mqtt5Transport:
     """One awscrt MQTT 5 client, connected with the device's certificate as client id = thing name."""
 
@@ -72,12 +82,15 @@ class Mqtt5Transport:
             on_lifecycle_connection_success=lambda _: self._call(events.on_connected),
             on_lifecycle_disconnection=lambda data: self._call(events.on_connection_lost, data.exception),
             on_lifecycle_connection_failure=lambda data: self._call(events.on_connect_failed,
-                                                                    data.exception),
-            on_lifecycle_stopped=lambda _: self._loop.call_soon_threadsafe(self._stopped.set),
+                                                                    connect_error(data)),
+            on_lifecycle_stopped=lambda _: self._call(self._stopped.set),
         )
 
     def _call(self, callback: Callable[..., None], *args: object) -> None:
-        self._loop.call_soon_threadsafe(callback, *args)
+        """Run ``callback`` on the event loop (client callbacks come on awscrt's threads); a client
+        that reports after its loop closed (a stop that outlived its wait) has nobody to tell."""
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(callback, *args)
 
     def start(self) -> None:
         self._stopped.clear()

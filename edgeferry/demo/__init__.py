@@ -31,20 +31,23 @@ def _log_to_file(path: Path) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     from edgeferry.demo.run import DemoOptions, run_demo
-    from edgeferry.demo.view import live, summary
+    from edgeferry.demo.view import ProgressLines, live, summary
 
     console = Console()
-    if not console.is_terminal:  # logs and CI: wide enough for the summary's nine columns
-        console = Console(width=130)
     options = DemoOptions(run_dir=args.dir.resolve(), duration=args.duration, outage=args.outage,
                           reefers=args.reefers)
     if options.run_dir.exists():
         shutil.rmtree(options.run_dir)
     _log_to_file(options.run_dir / "demo.log")
-    with Live(console=console, auto_refresh=False, transient=False) as display:
-        result = asyncio.run(run_demo(options, lambda state: display.update(live(state), refresh=True)))
-    console.print(summary(result))
+    if console.is_terminal:
+        with Live(console=console, auto_refresh=False, transient=False) as display:
+            result = asyncio.run(run_demo(options, lambda state: display.update(live(state), refresh=True)))
+    else:  # logs and CI: a table cannot redraw there, so a line every few seconds instead
+        result = asyncio.run(run_demo(options, ProgressLines(console)))
+    console.print()
+    console.print(summary(result, console))
     for line in result.state.alarms:
         console.print(line)
-    console.print(f"run directory: {options.run_dir} (cloud stores under cloud/, agents under agents/)")
+    console.print(f"run directory: {options.run_dir} (cloud stores under cloud/, agents under agents/, "
+                  f"log: demo.log)", soft_wrap=True)
     return 0 if result.lost == 0 else 1

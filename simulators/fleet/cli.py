@@ -82,7 +82,7 @@ def fleet_config(args: argparse.Namespace) -> Any:
         }
         return FleetConfig.model_validate(document)
     except ValidationError as exc:
-        raise ConfigError("sim fleet", validation_problems(exc)) from None
+        raise ConfigError("sim fleet", validation_problems(exc, FleetConfig)) from None
     except ValueError as exc:
         raise EdgeferryError(str(exc).splitlines()[0]) from None
 

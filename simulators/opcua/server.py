@@ -169,8 +169,10 @@ class OpcUaSimulator:
         server.set_server_name(f"edgeferry {self.profile} simulator")
         await server.set_application_uri(f"{NAMESPACE}:{self.profile}")
         server.set_security_policy(_POLICIES[self.security])
-        if self._users:
-            server.set_identity_tokens([ua.UserNameIdentityToken])
+        # Offer only the identity the simulator checks: with every token type (asyncua's default)
+        # and no signing policy, asyncua warns at each start about certificate and password tokens
+        # it could not protect.
+        server.set_identity_tokens([ua.UserNameIdentityToken] if self._users else [ua.AnonymousIdentityToken])
         if self.security != "none":
             await self._load_certificate(server)
         index = await server.register_namespace(NAMESPACE)

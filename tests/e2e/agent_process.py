@@ -106,6 +106,18 @@ class AgentProcess:
         """SIGKILL, as a power cut or the OOM killer would."""
         return await self._signal(signal.SIGKILL)
 
+    async def interrupt(self, times: int = 1, gap: float = 0.5) -> tuple[int, float]:
+        """Ctrl-C ``times`` times, ``gap`` s apart, as a user at a terminal would; the exit code and
+        the seconds from the first SIGINT to the exit."""
+        process = self._process
+        if process is None:
+            raise RuntimeError("the agent was never started")
+        started = time.monotonic()
+        for _ in range(times - 1):
+            process.send_signal(signal.SIGINT)
+            await asyncio.sleep(gap)
+        return await self._signal(signal.SIGINT), time.monotonic() - started
+
     async def _signal(self, sig: signal.Signals) -> int:
         process = self._process
         if process is None:

@@ -9,7 +9,9 @@ built-in reconnect is turned off (``reconnect_delay=0``). pymodbus applies ``tim
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import socket
 from typing import Any, ClassVar
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
@@ -30,6 +32,26 @@ def build_client(config: ModbusTcpDevice | ModbusRtuDevice) -> Any:
                                    bytesize=config.bytesize, parity=config.parity,
                                    stopbits=config.stopbits, timeout=config.timeout,
                                    retries=config.retries, reconnect_delay=0, name=config.name)
+
+
+async def unreachable_cause(config: ModbusTcpDevice | ModbusRtuDevice) -> str:
+    """Why connecting failed, in words. pymodbus's ``connect()`` answers only False (its reason goes
+    to its own logger), so for Modbus/TCP one plain TCP connect repeats the attempt to learn it."""
+    if not isinstance(config, ModbusTcpDevice):
+        return f"cannot open serial port {config.port}"
+    try:
+        async with asyncio.timeout(config.timeout):
+            _, writer = await asyncio.open_connection(config.host, config.port)
+        writer.close()
+    except TimeoutError:
+        return f"no answer within {config.timeout:g} s (wrong host, or a firewall)"
+    except socket.gaierror as exc:
+        return f"cannot resolve {config.host!r} ({exc.strerror})"
+    except OSError as exc:
+        if exc.errno == errno.ECONNREFUSED:
+            return "connection refused: nothing listens on that port"
+        return exc.strerror or repr(exc)
+    return "the connect failed, but the device accepts connections now (it may just have come up)"
 
 
 def endpoint(config: ModbusTcpDevice | ModbusRtuDevice) -> str:

@@ -17,7 +17,12 @@ Counters: every request a cycle is due to make counts in ``requests`` and has ex
 ``disconnected`` (failed, or not sent, for want of a connection); ``points_read`` (good readings);
 ``reconnects`` (connections made by the background reconnector), ``connect_failures``;
 ``overruns`` (cycles skipped because the previous one, or its consumer, was still busy);
-``read_splits`` (refused reads split to find a hole in the register map).
+``read_splits`` (refused reads split to find a hole in the register map); gauge ``connected``
+(1 or 0).
+
+Each change of the connection's state is one log line: ``modbus_connected``, ``modbus_unreachable``
+(the first failed attempt, with the cause; later attempts are only counted),
+``modbus_disconnected`` (lost) and ``modbus_reconnected`` (back, with how long it was away).
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from edge_agent.backoff import Backoff
 from edge_agent.codec import CodecError
 from edge_agent.envelope import Quality, Reading
 from edge_agent.metrics import Counters
-from edge_agent.sources.modbus.client import DeviceLink, endpoint
+from edge_agent.sources.modbus.client import DeviceLink, endpoint, unreachable_cause
 from edge_agent.sources.modbus.config import ModbusDeviceBase, ModbusRtuDevice, ModbusTcpDevice
 from edge_agent.sources.modbus.holes import isolate, refused
 from edge_agent.sources.modbus.plan import BIT_TABLES, ReadPlan, ReadRequest, plan_reads
@@ -73,6 +78,9 @@ class ModbusSource:
         self._deadline = (config.retries + 1) * config.timeout + 1.0
         """Safety net over pymodbus's own timeout and retries."""
         self._in_flight = asyncio.Semaphore(config.max_in_flight)
+        self._down_since: float | None = None
+        """Monotonic time the device became unreachable (None while connected or before the first try)."""
+        self._ever_connected = False
 
     async def __aenter__(self) -> Self:
         self._closed.clear()
@@ -186,10 +194,21 @@ class ModbusSource:
         client = await self._link.open()
         if client is None:
             self.counters.inc("connect_failures")
+            if self._down_since is None:
+                self._down_since = time.monotonic()
+                log.warning("modbus_unreachable", extra={
+                    "device": self.name, "endpoint": self._where,
+                    "cause": await unreachable_cause(self._config),
+                    "hint": "is the device on, and are host/port (or the serial port) and unit right?"})
             return False
         self._client = client
         self.counters.set("connected", 1)
-        log.info("modbus_connected", extra={"device": self.name, "endpoint": self._where})
+        fields = {"device": self.name, "endpoint": self._where}
+        if self._down_since is not None:
+            fields["down_for"] = f"{time.monotonic() - self._down_since:.0f}s"
+        log.info("modbus_reconnected" if self._ever_connected else "modbus_connected", extra=fields)
+        self._ever_connected = True
+        self._down_since = None
         return True
 
     def _lost(self, reason: str) -> None:
@@ -199,6 +218,7 @@ class ModbusSource:
         if self._client is not None:
             self._link.release(self._client)
             self._client = None
+            self._down_since = time.monotonic()
             log.warning("modbus_disconnected", extra={"device": self.name, "endpoint": self._where,
                                                       "reason": reason})
         self.counters.set("connected", 0)

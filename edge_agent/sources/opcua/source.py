@@ -21,7 +21,7 @@ Counters: ``notifications`` (data changes received), ``reads`` (Read service cal
 ``bad_status`` (readings with a Bad status from the server or an unresolved node),
 ``reconnects``, ``queue_drops`` (readings dropped because ``scans()`` fell ``buffer`` scans
 behind), ``gaps``, ``duplicates`` (repeated samples dropped), ``overruns`` (poll cycles skipped),
-``connect_errors``; gauge ``last_outage_s``.
+``connect_errors``; gauges ``connected`` (1 or 0) and ``last_outage_s``.
 """
 
 from __future__ import annotations
@@ -126,6 +126,7 @@ class OpcUaSource:
 
     def _on_connected(self) -> None:
         logger.info("opcua_connected", extra={"device": self.name, "endpoint": self._config.endpoint})
+        self.counters.set("connected", 1)
         if self._connected_before:
             self.counters.inc("reconnects")
         self._connected_before = True
@@ -151,7 +152,7 @@ class OpcUaSource:
 
     def _on_connect_error(self, exc: BaseException, code: int) -> None:
         self.counters.inc("connect_errors")
-        level = logging.INFO if self._marked_bad else logging.ERROR
+        level = logging.DEBUG if self._marked_bad else logging.ERROR  # once per outage; retries are counted
         logger.log(level, "opcua_connect_failed", extra={
             "device": self.name, "endpoint": self._config.endpoint, "status": status_name(code),
             "reason": str(exc) or type(exc).__name__})
@@ -159,6 +160,7 @@ class OpcUaSource:
     def _mark_bad(self, code: int) -> None:
         """Once per outage: every point gets a bad reading with ``code``, so that consumers see
         the values are unknown from now on rather than silently stale."""
+        self.counters.set("connected", 0)
         if self._connected_before and self._outage_since is None:
             self._outage_since = time.monotonic()
         if self._marked_bad:

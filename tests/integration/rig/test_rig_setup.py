@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import stat
 from pathlib import Path
@@ -70,10 +71,34 @@ def test_start_on_a_taken_port_fails_with_one_clear_line(tmp_path: Path) -> None
         taken.listen()
         port = taken.getsockname()[1]
         rig = Rig(tmp_path / "rig", port=port)
-        with pytest.raises(RigError, match=f"port {port}") as error:
+        with pytest.raises(RigError, match=f"port {port} is taken") as error:
             rig.start()
     assert "\n" not in str(error.value)
     assert not rig.is_running()
+    suggested = re.search(r"--port (\d+), .* \(publish\.port: (\d+)\)", str(error.value))
+    assert suggested is not None, str(error.value)
+    assert suggested[1] == suggested[2] != str(port)
+
+
+def test_cli_up_on_a_taken_port_suggests_a_free_one_and_up_prints_the_settings(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    directory = tmp_path / "rig"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["cloud", "up", "--dir", str(directory), "--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    suggested = re.search(r"--port (\d+)", err)
+    assert suggested is not None, err
+    try:
+        assert main(["cloud", "up", "--dir", str(directory), "--port", suggested[1]]) == 0
+        out = capsys.readouterr().out
+        assert f"publish: {{endpoint: 127.0.0.1, port: {suggested[1]}}}" in out
+        assert f"--broker-dir {directory}" in out
+        assert f"edgeferry cloud down --dir {directory}" in out
+    finally:
+        main(["cloud", "down", "--dir", str(directory)])
 
 
 @pytest.mark.parametrize("name", ["a/b", "a+b", "#", "", CLOUD_USER, "x" * 129])

@@ -77,7 +77,7 @@ async def test_user_and_password_accepted(collect: Callable[[OpcUaSource], Colle
 async def test_wrong_password_is_refused_with_a_clear_error(
         collect: Callable[[OpcUaSource], Collector], caplog: pytest.LogCaptureFixture,
         credentials: dict[str, str], expected: str) -> None:
-    caplog.set_level(logging.INFO, logger="edge_agent.sources.opcua")
+    caplog.set_level(logging.DEBUG, logger="edge_agent.sources.opcua")
     async with OpcUaSimulator(port=0, points=10, users={"operator": "s3cret"}) as sim:
         async with OpcUaSource(device(sim.endpoint, POINTS, **credentials)) as source:
             c = collect(source)
@@ -85,7 +85,8 @@ async def test_wrong_password_is_refused_with_a_clear_error(
         await c.stop()
     refusals = [r for r in caplog.records if r.getMessage() == "opcua_connect_failed"]
     assert refusals[0].levelno == logging.ERROR, "the first refusal is an error line"
-    assert all(r.levelno == logging.INFO for r in refusals[1:]), "retries do not repeat the error"
+    assert refusals[1:], "retries are logged, below the default level"
+    assert all(r.levelno == logging.DEBUG for r in refusals[1:]), "retries do not repeat the error"
     status = refusals[0].status  # type: ignore[attr-defined]
     assert status == expected
     assert expected in refusals[0].reason  # type: ignore[attr-defined]
@@ -119,3 +120,12 @@ def test_certificate_problems_are_one_clear_line(tmp_path: Path) -> None:
     (tmp_path / "junk.der").write_bytes(b"not a certificate")
     with pytest.raises(EdgeferryError, match="is not a PEM or DER certificate"):
         certificate_uri(tmp_path / "junk.der")
+
+
+async def test_an_open_simulator_starts_without_warnings(caplog: pytest.LogCaptureFixture) -> None:
+    """It offers only the anonymous identity it accepts, so asyncua has no unprotected
+    certificate or password token to warn about."""
+    caplog.set_level(logging.WARNING)
+    async with OpcUaSimulator(port=0, points=10):
+        pass
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
