@@ -14,12 +14,14 @@ from cloud.rules.actions.lake import LakeAction
 from cloud.rules.actions.metric import CloudwatchMetricAction
 from cloud.rules.actions.republish import RepublishAction
 from cloud.rules.actions.s3 import S3Action
+from cloud.rules.actions.sitewise import IotSiteWiseAction
 from cloud.rules.actions.sns import SnsAction
 from cloud.rules.actions.stream import StreamAction
 from cloud.rules.actions.timeseries import TimeseriesAction
 
 ActionConfig = (StreamAction | LakeAction | TimeseriesAction | CurrentStateAction | RepublishAction
-                | DlqAction | S3Action | SnsAction | CloudwatchMetricAction | LambdaAction)
+                | DlqAction | S3Action | SnsAction | CloudwatchMetricAction | LambdaAction
+                | IotSiteWiseAction)
 
 
 class ActionSpec(CloudModel):
@@ -35,6 +37,7 @@ class ActionSpec(CloudModel):
     sns: SnsAction | None = None
     cloudwatch_metric: CloudwatchMetricAction | None = Field(default=None, alias="cloudwatchMetric")
     lambda_: LambdaAction | None = Field(default=None, alias="lambda")
+    iot_site_wise: IotSiteWiseAction | None = Field(default=None, alias="iotSiteWise")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ActionSpec:

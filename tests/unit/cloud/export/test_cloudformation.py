@@ -159,3 +159,24 @@ def test_s3_sns_metric_and_lambda_actions_export_with_their_permissions() -> Non
     [metric_policy] = template["Resources"][metric_role]["Properties"]["Policies"]
     assert metric_policy["PolicyDocument"]["Statement"][0]["Condition"] == {
         "StringEquals": {"cloudwatch:namespace": "coldhaul"}}
+
+
+def test_iot_sitewise_action_exports_in_aws_shape_with_its_role() -> None:
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    value = {"value": {"doubleValue": "${last.p0}"}, "timestamp": {"timeInSeconds": "${floor(timestamp() / 1000)}"},
+             "quality": "GOOD"}
+    doc["rules"][1]["actions"].append({"iotSiteWise": {
+        "putAssetPropertyValueEntries": [{"propertyAlias": "/coldhaul/${topic(4)}/p0", "propertyValues": [value]}],
+        "backend": {"type": "local", "assets": {"site": {"line": {"m": {"p0": "/coldhaul/m/p0"}}}}}}})
+    template = cloudformation_template(parse_rules(doc), STACK, load_template(DEFAULT_TEMPLATE_PATH),
+                                       ingest_rule="edgeferry_telemetry")
+    assert [str(m) for m in lint(json.dumps(template), regions=[STACK.region])] == []
+    assert {n: p for n, r in template["Resources"].items() if (p := resource_problems(r))} == {}
+    action = template["Resources"]["EdgeferryAlarmsRule"]["Properties"]["TopicRulePayload"]["Actions"][-1]
+    assert action["IotSiteWise"]["PutAssetPropertyValueEntries"] == [{
+        "PropertyAlias": "/coldhaul/${topic(4)}/p0", "PropertyValues": [{
+            "Value": {"DoubleValue": "${last.p0}"}, "Timestamp": {"TimeInSeconds": "${floor(timestamp() / 1000)}"},
+            "Quality": "GOOD"}]}]
+    [policy] = template["Resources"][action["IotSiteWise"]["RoleArn"]["Fn::GetAtt"][0]]["Properties"]["Policies"]
+    assert policy["PolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Action": ["iotsitewise:BatchPutAssetPropertyValue"], "Resource": ["*"]}]
