@@ -25,10 +25,12 @@ from cloud.rules.actions import ActionSpec
 from cloud.rules.actions.current_state import CurrentStateAction, DynamoDbStateBackend
 from cloud.rules.actions.dlq import DlqAction, SqsQueueBackend
 from cloud.rules.actions.function import LambdaAction
+from cloud.rules.actions.http import HttpAction
 from cloud.rules.actions.lake import FirehoseLakeBackend, LakeAction
 from cloud.rules.actions.metric import CloudwatchMetricAction
 from cloud.rules.actions.republish import RepublishAction
 from cloud.rules.actions.s3 import S3Action
+from cloud.rules.actions.sitewise import IotSiteWiseAction
 from cloud.rules.actions.sns import SnsAction
 from cloud.rules.actions.stream import NatsStreamBackend, StreamAction
 from cloud.rules.actions.timeseries import PostgresTimeseriesBackend, TimeseriesAction, TimestreamBackend
@@ -140,6 +142,13 @@ def _action(spec: ActionSpec, target: Target, where: str) -> dict[str, Any]:
     if isinstance(config, LambdaAction):
         # no role: the function's resource policy lets IoT invoke it (lambda-rule-action.html)
         return {"lambda": {"functionArn": config.function_arn}}
+    if isinstance(config, HttpAction):
+        # no role: IoT posts itself, and the rule's creation makes the destination, which the
+        # endpoint then confirms (http-action-destination.html); sigv4 names its own role
+        return {"http": config.model_dump(by_alias=True, exclude_none=True, exclude={"backend"})}
+    if isinstance(config, IotSiteWiseAction):
+        entries = config.model_dump(by_alias=True, exclude_none=True)["putAssetPropertyValueEntries"]
+        return {"iotSiteWise": {**role, "putAssetPropertyValueEntries": entries}}
     assert isinstance(config, RepublishAction)
     headers = {"headers": config.headers.model_dump(by_alias=True, exclude_none=True)} if config.headers else {}
     return {"republish": {**role, "topic": config.topic, "qos": config.qos, **headers}}

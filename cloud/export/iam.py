@@ -56,6 +56,10 @@ def rule_action_statements(stack: Stack, kind: str, action: dict[str, Any]) -> l
         namespace = action["metricNamespace"]
         limit = {} if "${" in namespace else {"Condition": {"StringEquals": {"cloudwatch:namespace": namespace}}}
         return [{**statement(["cloudwatch:PutMetricData"], ["*"]), **limit}]
+    if kind == "iotSiteWise":
+        # SiteWise authorizes each entry by its asset, which an alias does not name before it is
+        # bound: the resource is every asset (grant-rule-access.html)
+        return [statement(["iotsitewise:BatchPutAssetPropertyValue"], ["*"])]
     if kind == "republish":
         prefix = action["topic"].split("${", 1)[0]
         return [statement(["iot:Publish"], [stack.arn("iot", f"topic/{prefix}*" if "${" in action["topic"]

@@ -36,6 +36,8 @@ def add_topic_rule(t: Template, stack: Stack, rule: RuleSpec) -> str:
                       "Principal": "iot.amazonaws.com", "SourceAccount": stack.account,
                       "SourceArn": stack.arn("iot", f"rule/{rule.name}")})
             continue
+        if kind == "http":
+            continue
         t.add(body["roleArn"]["Fn::GetAtt"][0], "AWS::IAM::Role",
               role(stack, "iot.amazonaws.com", rule_action_statements(stack, kind, body)))
     return t.add(rule_id, "AWS::IoT::TopicRule", {"RuleName": rule.name, "TopicRulePayload": pascal(payload)})

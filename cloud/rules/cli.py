@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from cloud import export_aws
+from cloud.rules.actions.http import register_confirm_destination
 from cloud.rules.errors import RulesError
 from cloud.rules.evaluate import SQL_VERSIONS
 from cloud.rules.rule import compile_rule
@@ -28,6 +29,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     _register_eval(sub)
     # Sub-commands owned by the rule actions register here, one line each.
     export_aws.register_export_aws(sub)
+    register_confirm_destination(sub)
 
 
 def _register_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -29,6 +29,13 @@ class FunctionResolver(Protocol):
     def call(self, name: str, args: Sequence[JsonValue], message: Message) -> JsonValue: ...
 
 
+class ProtoDecoder(Protocol):
+    """Decodes a protobuf message with a descriptor file stored at S3 ``bucket``/``key`` (see
+    :mod:`cloud.rules.protobuf`); raises ValueError when it cannot."""
+
+    def decode(self, data: bytes, bucket: str, key: str, proto_file: str, message_type: str) -> JsonValue: ...
+
+
 @dataclass(slots=True)
 class Scope:
     """Per-evaluation state shared by every expression of a rule."""
@@ -40,6 +47,7 @@ class Scope:
     resolver: FunctionResolver | None = None
     variables: dict[str, Value] = field(default_factory=dict)
     trace_id: str | None = None  # made on the first traceid() call, then stable for this evaluation
+    protos: ProtoDecoder | None = None
 
     def raw_payload(self) -> bytes:
         """The payload's bytes as received; compact JSON text for a payload passed pre-parsed."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TypeAlias
 
-from cloud.rules.context import FunctionResolver, Message, Scope
+from cloud.rules.context import FunctionResolver, Message, ProtoDecoder, Scope
 from cloud.rules.errors import RulesError
 from cloud.rules.evaluate import SQL_VERSIONS, Compiler, Evaluator
 from cloud.rules.lexer import syntax_error
@@ -28,12 +28,13 @@ def json_reader(sql_version: str) -> JsonReader:
 
 
 def open_scope(topic: str, payload: bytes | str | object, *, clientid: str | None, timestamp: int | None,
-               principal: str | None, sql_version: str, resolver: FunctionResolver | None) -> Scope:
+               principal: str | None, sql_version: str, resolver: FunctionResolver | None,
+               protos: ProtoDecoder | None = None) -> Scope:
     """The evaluation state for one message (payload parsed once, basic-ingest prefix removed)."""
     value, raw = json_reader(sql_version).read_payload(payload)
     stamp = timestamp if timestamp is not None else time.time_ns() // 1_000_000
     message = Message(strip_basic_ingest(topic)[0], clientid, stamp, principal)
-    return Scope(message, value, raw, sql_version, resolver)
+    return Scope(message, value, raw, sql_version, resolver, protos=protos)
 
 
 def to_output(value: Value) -> Output | None:
@@ -62,7 +63,8 @@ class RuleResult:
 class Rule:
     """A compiled IoT SQL rule. Build it with :func:`compile_rule`."""
 
-    def __init__(self, sql: str, sql_version: str, resolver: FunctionResolver | None) -> None:
+    def __init__(self, sql: str, sql_version: str, resolver: FunctionResolver | None,
+                 protos: ProtoDecoder | None = None) -> None:
         statement = parse(sql)
         query = statement.query
         bound: set[str] = set()  # each SET variable is visible from the next assignment on
@@ -81,6 +83,7 @@ class Rule:
         #: The FROM topic filter; "" when FROM is omitted (the rule then runs on basic-ingest topics only).
         self.topic_filter: str = query.source if isinstance(query.source, str) else ""
         self._resolver = resolver
+        self._protos = protos
         self._assignments = assignments
         self._where, self._select = compiler.top_level(query)
 
@@ -116,7 +119,7 @@ class Rule:
         if not self.matches_topic(topic):
             return None
         scope = open_scope(topic, payload, clientid=clientid, timestamp=timestamp, principal=principal,
-                           sql_version=self.sql_version, resolver=self._resolver)
+                           sql_version=self.sql_version, resolver=self._resolver, protos=self._protos)
         row = scope.payload
         for name, evaluate in self._assignments:
             scope.variables[name] = evaluate(scope, row)
@@ -126,8 +129,9 @@ class Rule:
 
 
 def compile_rule(sql: str, *, sql_version: str = "2016-03-23",
-                 resolver: FunctionResolver | None = None) -> Rule:
-    """Parse and compile a rule's SQL; raises SqlSyntaxError (with line:column) or FunctionNotAvailable."""
+                 resolver: FunctionResolver | None = None, protos: ProtoDecoder | None = None) -> Rule:
+    """Parse and compile a rule's SQL; raises SqlSyntaxError (with line:column) or FunctionNotAvailable.
+    ``protos`` serves ``decode(..., 'proto', ...)`` (without it such a call is Undefined)."""
     if sql_version not in SQL_VERSIONS:
         raise RulesError(f"unknown SQL version {sql_version!r}; expected one of {', '.join(SQL_VERSIONS)}")
-    return Rule(sql, sql_version, resolver)
+    return Rule(sql, sql_version, resolver, protos)

@@ -29,6 +29,7 @@ from pydantic import Field, ValidationError, model_validator
 from cloud.rows.processor import RowsProcessorSpec
 from cloud.rules.actions import ActionSpec
 from cloud.rules.actions.base import CloudModel
+from cloud.rules.protobuf import ProtoDescriptorFile
 from cloud.rules.services import ServicesConfig
 
 SqlVersion = Literal["2015-10-08", "2016-03-23", "beta"]
@@ -80,6 +81,9 @@ class RulesFile(CloudModel):
     functions: ServicesConfig | None = None
     """Where ``get_dynamodb``, ``aws_lambda``, ``get_thing_shadow``, ``get_secret`` and
     ``get_registry_data`` are served (without it, a rule that calls one is refused)."""
+    proto_descriptors: list[ProtoDescriptorFile] = Field(default_factory=list)
+    """The local files standing for the S3 descriptor files of ``decode(..., 'proto', ...)``
+    (relative paths are relative to the rules file)."""
     processors: list[RowsProcessorSpec] = Field(default_factory=list)
     """Rows processors: batches on a stream exploded into the time-series store and current state."""
     aws: AwsExportSettings = AwsExportSettings()
@@ -126,8 +130,10 @@ def parse_rules(data: Any, source: str = "<rules>", *, base: Path | None = None)
     sql_problems += [problem for i, rule in enumerate(rules.rules) for problem in _template_problems(i, rule)]
     if sql_problems:
         raise RulesFileError(source, sql_problems)
-    if base is not None and not rules.data_dir.is_absolute():
-        rules = rules.model_copy(update={"data_dir": base / rules.data_dir})
+    if base is not None:
+        rules = rules.model_copy(update={
+            "data_dir": base / rules.data_dir,
+            "proto_descriptors": [d.model_copy(update={"path": base / d.path}) for d in rules.proto_descriptors]})
     return rules
 
 

@@ -34,6 +34,7 @@ from cloud.rules.actions import Action, ActionMessage, BuildContext
 from cloud.rules.actions.base import PublishProperties, describe
 from cloud.rules.actions.stream import embedded_log
 from cloud.rules.mqtt_attach import MqttAttachment, MqttSettings
+from cloud.rules.protobuf import ProtoDescriptors
 from cloud.rules.rulesfile import RulesFile, RuleSpec
 from cloud.stream.consumer import StreamConsumer
 from edge_agent.envelope import (
@@ -110,9 +111,11 @@ class RulesRunner:
         self._maintainer: asyncio.Task[None] | None = None
         self.context = BuildContext(data_dir or rules.data_dir, publish=self._publish)
         self._resolver = rules.functions.build() if rules.functions is not None else None
+        protos = ProtoDescriptors(rules.proto_descriptors)
         self.rules = {
             spec.name: _CompiledRule(
-                spec, compile_rule(spec.sql, sql_version=spec.aws_iot_sql_version, resolver=self._resolver),
+                spec, compile_rule(spec.sql, sql_version=spec.aws_iot_sql_version, resolver=self._resolver,
+                                   protos=protos),
                 tuple(a.build(self.context) for a in spec.actions),
                 spec.error_action.build(self.context) if spec.error_action else None)
             for spec in rules.rules if not spec.rule_disabled

@@ -10,16 +10,19 @@ from cloud.rules.actions.base import Action, ActionMessage, BuildContext, CloudM
 from cloud.rules.actions.current_state import CurrentStateAction
 from cloud.rules.actions.dlq import DlqAction
 from cloud.rules.actions.function import LambdaAction
+from cloud.rules.actions.http import HttpAction
 from cloud.rules.actions.lake import LakeAction
 from cloud.rules.actions.metric import CloudwatchMetricAction
 from cloud.rules.actions.republish import RepublishAction
 from cloud.rules.actions.s3 import S3Action
+from cloud.rules.actions.sitewise import IotSiteWiseAction
 from cloud.rules.actions.sns import SnsAction
 from cloud.rules.actions.stream import StreamAction
 from cloud.rules.actions.timeseries import TimeseriesAction
 
 ActionConfig = (StreamAction | LakeAction | TimeseriesAction | CurrentStateAction | RepublishAction
-                | DlqAction | S3Action | SnsAction | CloudwatchMetricAction | LambdaAction)
+                | DlqAction | S3Action | SnsAction | CloudwatchMetricAction | LambdaAction
+                | IotSiteWiseAction | HttpAction)
 
 
 class ActionSpec(CloudModel):
@@ -35,6 +38,8 @@ class ActionSpec(CloudModel):
     sns: SnsAction | None = None
     cloudwatch_metric: CloudwatchMetricAction | None = Field(default=None, alias="cloudwatchMetric")
     lambda_: LambdaAction | None = Field(default=None, alias="lambda")
+    iot_site_wise: IotSiteWiseAction | None = Field(default=None, alias="iotSiteWise")
+    http: HttpAction | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ActionSpec:

@@ -5,19 +5,30 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
+from Crypto.Hash import MD2
+
 from cloud.rules.functions.base import Function, pure
 from cloud.rules.types import UNDEFINED, Value, to_string
 
 
-def _digest(algorithm: str) -> Callable[[Value], Value]:
+def _digest(hexdigest: Callable[[bytes], str]) -> Callable[[Value], Value]:
     def apply(value: Value) -> Value:
         text = to_string(value)
-        return UNDEFINED if text is None else hashlib.new(algorithm, text.encode("utf-8")).hexdigest()
+        return UNDEFINED if text is None else hexdigest(text.encode("utf-8"))
     return apply
 
 
-# md2, which AWS also lists, is in neither hashlib nor OpenSSL 3's default provider.
-FUNCTIONS: tuple[Function, ...] = tuple(
-    Function(name, pure(_digest(name)), 1, 1)
-    for name in ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
+def _hashlib(algorithm: str) -> Callable[[bytes], str]:
+    return lambda data: hashlib.new(algorithm, data).hexdigest()
+
+
+def _md2(data: bytes) -> str:
+    # MD2 is in neither hashlib nor OpenSSL 3's default provider: pycryptodome has it
+    return MD2.new(data).hexdigest()
+
+
+FUNCTIONS: tuple[Function, ...] = (
+    Function("md2", pure(_digest(_md2)), 1, 1),
+    *(Function(name, pure(_digest(_hashlib(name))), 1, 1)
+      for name in ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")),
 )

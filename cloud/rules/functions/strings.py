@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -18,6 +19,8 @@ from cloud.rules.functions.base import V2016, Function, pure
 from cloud.rules.operators import normaliser
 from cloud.rules.payload import JsonReader
 from cloud.rules.types import UNDEFINED, Value, to_int_floor, to_string
+
+log = logging.getLogger(__name__)
 
 _PAD_MAX: Final = 1000
 # Java's String.trim() removes every character up to U+0020.
@@ -143,9 +146,12 @@ def _encode(scope: Scope, args: Sequence[Value]) -> Value:
 
 
 def _decode(scope: Scope, args: Sequence[Value]) -> Value:
-    """base64 text to the JSON value it holds, or to its text; Null when it does not decode."""
-    value, scheme = args
-    if scheme != "base64" or type(value) is not str:
+    """base64 text to the JSON value it holds, or to its text; Null when it does not decode. With
+    ``'proto'`` and its four arguments, a binary payload to the message's JSON."""
+    value, scheme, *proto = args
+    if scheme == "proto" and len(proto) == 4:
+        return _decode_proto(scope, value, proto)
+    if scheme != "base64" or proto or type(value) is not str:
         return UNDEFINED
     try:
         text = base64.b64decode(value, validate=True).decode("utf-8")
@@ -155,6 +161,18 @@ def _decode(scope: Scope, args: Sequence[Value]) -> Value:
         return _json_reader(scope.sql_version).parse(text)
     except (ValueError, RecursionError, ArithmeticError):
         return text
+
+
+def _decode_proto(scope: Scope, value: Value, args: Sequence[Value]) -> Value:
+    if type(value) is not bytes or scope.protos is None or not all(type(a) is str for a in args):
+        return UNDEFINED
+    bucket, key, proto_file, message_type = (str(a) for a in args)
+    try:
+        decoded = scope.protos.decode(value, bucket, key, proto_file, message_type)
+    except ValueError as exc:
+        log.warning("decode proto failed", extra={"error": str(exc)})
+        return UNDEFINED
+    return _json_reader(scope.sql_version).convert(decoded)
 
 
 @lru_cache(maxsize=4)
@@ -187,5 +205,5 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("numbytes", pure(_text_function(lambda t: len(t.encode("utf-8")))), 1, 1, V2016),
     Function("chr", pure(_chr), 1, 1),
     Function("encode", _encode, 2, 2, V2016),
-    Function("decode", _decode, 2, 2, V2016),
+    Function("decode", _decode, 2, 6, V2016),
 )

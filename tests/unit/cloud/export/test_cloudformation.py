@@ -12,6 +12,7 @@ import yaml
 from cfnlint.api import lint
 
 from cloud.export.cloudformation import cloudformation_template
+from cloud.export.iot import pascal
 from cloud.export.stack import Stack, stack_settings
 from cloud.export_aws import ExportError
 from cloud.rows.aws_lambda import PROCESSOR_VARIABLE
@@ -159,3 +160,42 @@ def test_s3_sns_metric_and_lambda_actions_export_with_their_permissions() -> Non
     [metric_policy] = template["Resources"][metric_role]["Properties"]["Policies"]
     assert metric_policy["PolicyDocument"]["Statement"][0]["Condition"] == {
         "StringEquals": {"cloudwatch:namespace": "coldhaul"}}
+
+
+def test_iot_sitewise_action_exports_in_aws_shape_with_its_role() -> None:
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    value = {"value": {"doubleValue": "${last.p0}"}, "timestamp": {"timeInSeconds": "${floor(timestamp() / 1000)}"},
+             "quality": "GOOD"}
+    doc["rules"][1]["actions"].append({"iotSiteWise": {
+        "putAssetPropertyValueEntries": [{"propertyAlias": "/coldhaul/${topic(4)}/p0", "propertyValues": [value]}],
+        "backend": {"type": "local", "assets": {"site": {"line": {"m": {"p0": "/coldhaul/m/p0"}}}}}}})
+    template = cloudformation_template(parse_rules(doc), STACK, load_template(DEFAULT_TEMPLATE_PATH),
+                                       ingest_rule="edgeferry_telemetry")
+    assert [str(m) for m in lint(json.dumps(template), regions=[STACK.region])] == []
+    assert {n: p for n, r in template["Resources"].items() if (p := resource_problems(r))} == {}
+    action = template["Resources"]["EdgeferryAlarmsRule"]["Properties"]["TopicRulePayload"]["Actions"][-1]
+    assert action["IotSiteWise"]["PutAssetPropertyValueEntries"] == [{
+        "PropertyAlias": "/coldhaul/${topic(4)}/p0", "PropertyValues": [{
+            "Value": {"DoubleValue": "${last.p0}"}, "Timestamp": {"TimeInSeconds": "${floor(timestamp() / 1000)}"},
+            "Quality": "GOOD"}]}]
+    [policy] = template["Resources"][action["IotSiteWise"]["RoleArn"]["Fn::GetAtt"][0]]["Properties"]["Policies"]
+    assert policy["PolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Action": ["iotsitewise:BatchPutAssetPropertyValue"], "Resource": ["*"]}]
+
+
+def test_http_action_exports_without_a_role_or_the_local_backend() -> None:
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    http = {"url": "https://hooks.example.com/in/${topic(4)}", "confirmationUrl": "https://hooks.example.com/in",
+            "headers": [{"key": "x-device", "value": "${topic(4)}"}],
+            "auth": {"sigv4": {"signingRegion": "eu-west-1", "serviceName": "execute-api",
+                               "roleArn": "arn:aws:iam::111122223333:role/hooks"}}}
+    before = cloudformation_template(parse_rules(doc), STACK, load_template(DEFAULT_TEMPLATE_PATH),
+                                     ingest_rule="edgeferry_telemetry")
+    doc["rules"][1]["actions"].append({"http": {**http, "backend": {"timeout": "5s"}}})
+    template = cloudformation_template(parse_rules(doc), STACK, load_template(DEFAULT_TEMPLATE_PATH),
+                                       ingest_rule="edgeferry_telemetry")
+    assert [str(m) for m in lint(json.dumps(template), regions=[STACK.region])] == []
+    assert {n: p for n, r in template["Resources"].items() if (p := resource_problems(r))} == {}
+    action = template["Resources"]["EdgeferryAlarmsRule"]["Properties"]["TopicRulePayload"]["Actions"][-1]
+    assert action == {"Http": pascal(http)}
+    assert template["Resources"].keys() == before["Resources"].keys(), "IoT posts itself: no role of its own"

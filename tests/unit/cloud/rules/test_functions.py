@@ -158,3 +158,13 @@ def test_a_failing_service_call_is_undefined() -> None:
 def test_encode_star_encodes_the_payload_bytes_as_received() -> None:
     raw = b'{"b": 1,  "a": 2}'
     assert value_of("encode(*, 'base64')", raw) == base64.b64encode(raw).decode()
+
+
+@pytest.mark.parametrize(("expression", "expected"), [
+    # RFC 1319's test suite; a number is hashed as its String conversion, as md5 is
+    ("md2('')", "8350e5a3e24c153df2275c9f80692773"), ("md2('abc')", "da853b0d3f88d99b30283a69e6ded6bb"),
+    ("md2('message digest')", "ab4f496bfb2a530b219ff33031fe06b0"), ("md2(7) = md2('7')", True),
+    ("md2(x)", UNDEFINED),
+])
+def test_md2(expression: str, expected: Value) -> None:
+    assert value_of(expression) == expected
