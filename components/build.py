@@ -89,13 +89,7 @@ def build_component(*, out: Path, version: str | None = None, s3_bucket: str | N
                     wheel: Path | None = None, project: Path = SOURCE_DIR) -> BuildResult:
     """Build the wheel (or take ``wheel``), a wheelhouse archive per platform, render and check
     the recipe, and write them under ``out``."""
-    version = version or (_wheel_version(wheel) if wheel else installed_version())
-    if not _VERSION.match(version):
-        raise EdgeferryError(f"version {version!r}: Greengrass component versions are MAJOR.MINOR.PATCH")
-    if wheel is not None and _wheel_version(wheel) != version:
-        raise EdgeferryError(f"{wheel.name} is version {_wheel_version(wheel)}, not {version}")
-    if wheel is None and not is_source_checkout(project):
-        raise EdgeferryError("no source checkout to build the wheel from; pass --wheel edgeferry-<version>-*.whl")
+    version = checked_version(version, wheel, project)
     artifact_dir = out / "artifacts" / name / version
     shutil.rmtree(artifact_dir, ignore_errors=True)
     artifacts: dict[str, Path] = {}
@@ -121,6 +115,19 @@ def build_component(*, out: Path, version: str | None = None, s3_bucket: str | N
     recipe_path.parent.mkdir(parents=True, exist_ok=True)
     recipe_path.write_text(dump_recipe(recipe))
     return BuildResult(recipe=recipe_path, artifacts=artifacts, version=version, skipped=skipped)
+
+
+def checked_version(version: str | None, wheel: Path | None, project: Path = SOURCE_DIR) -> str:
+    """The version to build (default: the given wheel's, else the installed package's), checked:
+    MAJOR.MINOR.PATCH, equal to the wheel's, and buildable (a wheel given or a source checkout)."""
+    version = version or (_wheel_version(wheel) if wheel else installed_version())
+    if not _VERSION.match(version):
+        raise EdgeferryError(f"version {version!r}: Greengrass component versions are MAJOR.MINOR.PATCH")
+    if wheel is not None and _wheel_version(wheel) != version:
+        raise EdgeferryError(f"{wheel.name} is version {_wheel_version(wheel)}, not {version}")
+    if wheel is None and not is_source_checkout(project):
+        raise EdgeferryError("no source checkout to build the wheel from; pass --wheel edgeferry-<version>-*.whl")
+    return version
 
 
 def _wheel_version(wheel: Path) -> str:

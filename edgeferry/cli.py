@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cloud": ("cloud.cli", "the local IoT Core rig and the cloud side (broker, rules runner, stores)"),
     "rules": ("cloud.rules.cli", "AWS IoT SQL: evaluate and export rules"),
     "component": ("components.cli", "build the Greengrass v2 component"),
+    "image": ("edgeferry.image_cli", "build the offline install archive for a standalone device"),
     "demo": ("edgeferry.demo", "run the whole data path end to end on embedded defaults"),
     "bench": ("edgeferry.bench", "run the benchmarks in bench/"),
 }

@@ -16,6 +16,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,16 +102,29 @@ class Ledger:
         await asyncio.wait_for(holds(), within)
 
 
-async def _ledger(mqtt_client: MqttClientFactory, nucleus: LiteNucleus) -> Ledger:
-    cloud = await mqtt_client(nucleus.rig.cloud_identity)
+@dataclass
+class Plant:
+    """The simulated PLC, reachable from inside the nucleus's namespace, and the rig's ledger."""
+
+    sim: ModbusSimulator
+    ledger: Ledger
+    work: Path
+
+
+@pytest.fixture
+async def plant(lite_nucleus: LiteNucleus, mqtt_client: MqttClientFactory) -> AsyncIterator[Plant]:
+    cloud = await mqtt_client(lite_nucleus.rig.cloud_identity)
     await cloud.subscribe("$aws/rules/#")
-    return Ledger(cloud)
+    async with ModbusSimulator("pump-station", port=0, points=10, update_interval=0.2) as sim:
+        lite_nucleus.expose(sim.port)
+        yield Plant(sim, Ledger(cloud), lite_nucleus.root / "work" / NAME)
 
 
-def _install_and_run(nucleus: LiteNucleus, component: BuiltComponent,
-                     configuration: dict[str, Any]) -> tuple[Deployed, subprocess.Popen[bytes]]:
+async def _install_and_run(nucleus: LiteNucleus, component: BuiltComponent,
+                           configuration: dict[str, Any]) -> tuple[Deployed, subprocess.Popen[bytes]]:
+    """Deploy, install (in a thread: the simulator shares this event loop) and start the run step."""
     deployed = nucleus.deploy(component.recipe, component.artifacts, configuration)
-    install = nucleus.run_phase(deployed, "install")
+    install = await asyncio.to_thread(nucleus.run_phase, deployed, "install")
     assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
     return deployed, nucleus.start_phase(deployed)
 
@@ -129,35 +143,32 @@ def _spool_report(work: Path) -> dict[str, Any]:
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
+@pytest.mark.timeout(1200)  # includes building two component versions (pip download)
 async def test_deployed_component_publishes_through_lite_and_takes_a_device_live(
-        lite_nucleus: LiteNucleus, mqtt_client: MqttClientFactory,
-        components: dict[str, BuiltComponent]) -> None:
-    work = lite_nucleus.root / "work" / NAME
-    async with ModbusSimulator("pump-station", port=0, points=10, update_interval=0.2) as sim:
-        lite_nucleus.expose(sim.port)
-        ledger = await _ledger(mqtt_client, lite_nucleus)
-        deployed, running = _install_and_run(lite_nucleus, components["1.4.0"],
-                                             {"agent": _agent(sim, 1, work)})
-        log = f"{NAME}-1.4.0"
-        try:
-            await ledger.until(lambda: ledger.batches.unique >= 3)
-        except TimeoutError:
-            pytest.fail("no batches through Lite:\n" + lite_nucleus.log(log)[-4000:])
-        assert (work / "env-1.4.0" / "bin" / "python").exists()
-        first, second = ({p["name"] for p in sim.point_configs()[i:i + 3]} for i in (0, 3))
-        assert ledger.points == first
-        assert ledger.topics == {f"$aws/rules/edgeferry_telemetry/dt/plant/pump-station/{lite_nucleus.thing}/telemetry"}
-        await wait_until(lambda: lite_nucleus.states(NAME) == ["RUNNING"], within=30)
+        lite_nucleus: LiteNucleus, plant: Plant, components: dict[str, BuiltComponent]) -> None:
+    sim, ledger, work = plant.sim, plant.ledger, plant.work
+    deployed, running = await _install_and_run(lite_nucleus, components["1.4.0"],
+                                         {"agent": _agent(sim, 1, work)})
+    log = f"{NAME}-1.4.0"
+    try:
+        await ledger.until(lambda: ledger.batches.unique >= 3)
+    except TimeoutError:
+        pytest.fail("no batches through Lite:\n" + lite_nucleus.log(log)[-4000:])
+    assert (work / "env-1.4.0" / "bin" / "python").exists()
+    first, second = ({p["name"] for p in sim.point_configs()[i:i + 3]} for i in (0, 3))
+    assert ledger.points == first
+    assert ledger.topics == {f"$aws/rules/edgeferry_telemetry/dt/plant/pump-station/{lite_nucleus.thing}/telemetry"}
+    await wait_until(lambda: lite_nucleus.states(NAME) == ["RUNNING"], within=30)
 
-        # A configuration update through Lite's configuration store adds a device, live.
-        agent_devices = _agent(sim, 2, work)["devices"]
-        lite_nucleus.merge_configuration(["services", NAME, "configuration", "agent", "devices"], agent_devices)
-        await ledger.until(lambda: second <= ledger.points)
-        assert running.poll() is None
+    # A configuration update through Lite's configuration store adds a device, live.
+    agent_devices = _agent(sim, 2, work)["devices"]
+    lite_nucleus.merge_configuration(["services", NAME, "configuration", "agent", "devices"], agent_devices)
+    await ledger.until(lambda: second <= ledger.points)
+    assert running.poll() is None
 
-        assert lite_nucleus.stop_process(running) == 0, lite_nucleus.log(log)[-3000:]
-        report = _spool_report(work)
-        await ledger.until(lambda: ledger.batches.unique >= report["last_seq"], within=30)
+    assert await asyncio.to_thread(lite_nucleus.stop_process, running) == 0, lite_nucleus.log(log)[-3000:]
+    report = _spool_report(work)
+    await ledger.until(lambda: ledger.batches.unique >= report["last_seq"], within=30)
     produced = report["last_seq"]
     assert report["depth"] == 0
     assert ledger.batches.seqs(lite_nucleus.thing, report["epoch"]) == set(range(1, produced + 1))  # lost 0
@@ -170,37 +181,33 @@ async def test_deployed_component_publishes_through_lite_and_takes_a_device_live
     assert deployed.version == "1.4.0"
 
 
+@pytest.mark.timeout(900)
 async def test_invalid_configuration_reports_errored(
-        lite_nucleus: LiteNucleus, mqtt_client: MqttClientFactory,
-        components: dict[str, BuiltComponent]) -> None:
-    work = lite_nucleus.root / "work" / NAME
-    async with ModbusSimulator("pump-station", port=0, points=4) as sim:
-        agent = _agent(sim, 1, work)
-        agent["devices"][0]["port"] = 70000
-        _, running = _install_and_run(lite_nucleus, components["1.4.0"], {"agent": agent})
-        await wait_until(lambda: running.poll() is not None, within=PUBLISH_WAIT)
+        lite_nucleus: LiteNucleus, plant: Plant, components: dict[str, BuiltComponent]) -> None:
+    agent = _agent(plant.sim, 1, plant.work)
+    agent["devices"][0]["port"] = 70000
+    _, running = await _install_and_run(lite_nucleus, components["1.4.0"], {"agent": agent})
+    await wait_until(lambda: running.poll() is not None, within=PUBLISH_WAIT)
     assert running.returncode != 0
     assert lite_nucleus.states(NAME) == ["ERRORED"]
     assert "devices[0].port" in lite_nucleus.log(f"{NAME}-1.4.0")
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # three offline installs on a loaded machine
 async def test_upgrade_and_rollback_run_the_deployed_version(
-        lite_nucleus: LiteNucleus, mqtt_client: MqttClientFactory,
-        components: dict[str, BuiltComponent]) -> None:
-    work = lite_nucleus.root / "work" / NAME
-    async with ModbusSimulator("pump-station", port=0, points=4, update_interval=0.2) as sim:
-        lite_nucleus.expose(sim.port)
-        ledger = await _ledger(mqtt_client, lite_nucleus)
-        configuration = {"agent": _agent(sim, 1, work)}
-        seen = 0
-        for version in ("1.4.0", "1.5.0", "1.4.0"):
-            _, running = _install_and_run(lite_nucleus, components[version], configuration)
-            await ledger.until(lambda: ledger.batches.unique >= seen + 2)  # noqa: B023 (awaited here)
-            seen = ledger.batches.unique
-            await wait_until(lambda: _health_version(work) == version, within=30)  # noqa: B023
-            assert lite_nucleus.stop_process(running) == 0
-        report = _spool_report(work)
-        await ledger.until(lambda: ledger.batches.unique >= report["last_seq"], within=30)
+        lite_nucleus: LiteNucleus, plant: Plant, components: dict[str, BuiltComponent]) -> None:
+    sim, ledger, work = plant.sim, plant.ledger, plant.work
+    configuration = {"agent": _agent(sim, 1, work)}
+    seen = 0
+    for version in ("1.4.0", "1.5.0", "1.4.0"):
+        _, running = await _install_and_run(lite_nucleus, components[version], configuration)
+        await ledger.until(lambda: ledger.batches.unique >= seen + 2)  # noqa: B023 (awaited here)
+        seen = ledger.batches.unique
+        await wait_until(lambda: _health_version(work) == version, within=30)  # noqa: B023
+        assert await asyncio.to_thread(lite_nucleus.stop_process, running) == 0
+    report = _spool_report(work)
+    await ledger.until(lambda: ledger.batches.unique >= report["last_seq"], within=30)
     assert ledger.batches.seqs(lite_nucleus.thing, report["epoch"]) == set(range(1, report["last_seq"] + 1))
     assert sorted(p.name for p in work.glob("env-*")) == ["env-1.4.0", "env-1.5.0"]
     assert '"version": "1.5.0"' in lite_nucleus.log(f"{NAME}-1.5.0")
