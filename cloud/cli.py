@@ -8,6 +8,10 @@ import sys
 from pathlib import Path
 
 from cloud import query
+from cloud.audit.cli import register_audit
+from cloud.cost.cli import register_cost
+from cloud.export.cli import register_export
+from cloud.processors import cli as processors_cli
 from cloud.rig import Rig, RigError
 from cloud.rules import runner_cli
 
@@ -39,6 +43,10 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     runner_cli.register_rules(sub)
     query.register_query(sub)
+    register_export(sub)
+    register_cost(sub)
+    processors_cli.register(sub)
+    register_audit(sub)
 
 
 def _rig_dir(parser: argparse.ArgumentParser) -> None:

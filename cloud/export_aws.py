@@ -5,10 +5,10 @@ Local actions map to the AWS actions they stand in for: stream -> kinesis, lake 
 current_state -> dynamoDBv2, dlq -> sqs, timeseries -> timestream, republish -> republish. A
 backend with no AWS IoT rule action (NATS JetStream, PostgreSQL) is refused with its path.
 
-Unlike the local time-series store, which explodes a batch into one row per reading, AWS's
-Timestream action writes each top-level attribute of the rule's output as one record
-(timestream-rule-action.html): a timestream action on ``SELECT *`` of batches stores the
-envelope's scalar fields, so give it a rule that selects the values to keep (``SELECT last.*``).
+Every action acts once per message on the rule's output, locally as on AWS: a timestream action
+writes each top-level attribute as one record (timestream-rule-action.html), so a batch becomes
+one row per reading only through the rows processor (``processors:`` in the rules file), which
+``edgeferry cloud export`` deploys as a Lambda function on the Kinesis stream.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,6 @@ from cloud.rules.actions.republish import RepublishAction
 from cloud.rules.actions.stream import NatsStreamBackend, StreamAction
 from cloud.rules.actions.timeseries import PostgresTimeseriesBackend, TimeseriesAction, TimestreamBackend
 from cloud.rules.rulesfile import (
-    AwsExportSettings,
     RulesFile,
     RulesFileError,
     RuleSpec,
@@ -42,27 +43,47 @@ class ExportError(Exception):
     """A rule that has no AWS equivalent; the message names it."""
 
 
-def topic_rule_payload(rule: RuleSpec, aws: AwsExportSettings) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where exported actions go: account and region, and the role each action runs as
+    (``role(where)``: an ARN, or a CloudFormation reference to the action's own role)."""
+
+    account: str
+    region: str
+    role: Callable[[str], Any]
+
+
+def topic_rule_payload(rule: RuleSpec, target: Target) -> dict[str, Any]:
     """The ``TopicRulePayload`` of one rule (raises :class:`ExportError` for what AWS lacks)."""
     payload: dict[str, Any] = {
         "sql": rule.sql,
         "awsIotSqlVersion": rule.aws_iot_sql_version,
         "ruleDisabled": rule.rule_disabled,
-        "actions": [_action(spec, aws, f"rule {rule.name}: actions[{i}]") for i, spec in enumerate(rule.actions)],
+        "actions": [_action(spec, target, action_place(rule.name, i)) for i, spec in enumerate(rule.actions)],
     }
     if rule.description:
         payload["description"] = rule.description
     if rule.error_action is not None:
-        payload["errorAction"] = _action(rule.error_action, aws, f"rule {rule.name}: errorAction")
+        payload["errorAction"] = _action(rule.error_action, target, action_place(rule.name, None))
     return payload
 
 
-def export_rules(rules: RulesFile) -> dict[str, dict[str, Any]]:
-    """Every rule's payload by rule name; every refusal is collected into one :class:`ExportError`."""
+def action_place(rule: str, index: int | None) -> str:
+    """How problems name an action: ``rule NAME: actions[i]`` or ``rule NAME: errorAction``."""
+    return f"rule {rule}: " + ("errorAction" if index is None else f"actions[{index}]")
+
+
+def export_rules(rules: RulesFile, *, account: str | None = None, region: str | None = None,
+                 role_arn: str | None = None) -> dict[str, dict[str, Any]]:
+    """Every rule's payload by rule name; every refusal is collected into one :class:`ExportError`.
+    Account, region and role come from the arguments, else from the rules file's ``aws:`` block."""
+    given = required_settings(account=(account, rules.aws.account_id), region=(region, rules.aws.region),
+                              role_arn=(role_arn, rules.aws.role_arn))
+    target = Target(given["account"], given["region"], lambda where: given["role_arn"])
     out, problems = {}, []
     for rule in rules.rules:
         try:
-            out[rule.name] = topic_rule_payload(rule, rules.aws)
+            out[rule.name] = topic_rule_payload(rule, target)
         except ExportError as exc:
             problems.append(str(exc))
     if problems:
@@ -70,9 +91,19 @@ def export_rules(rules: RulesFile) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _action(spec: ActionSpec, aws: AwsExportSettings, where: str) -> dict[str, Any]:
+def required_settings(**given: tuple[str | None, str | None]) -> dict[str, str]:
+    """Each setting from its command-line flag, else from the rules file's ``aws:`` block (the
+    pair's second value); raise :class:`ExportError` naming every flag still missing."""
+    values = {name: flag or from_file for name, (flag, from_file) in given.items()}
+    missing = [f"--{name.replace('_', '-')}" for name, value in values.items() if value is None]
+    if missing:
+        raise ExportError(f"give {', '.join(missing)} (or set them in the rules file's aws: block)")
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _action(spec: ActionSpec, target: Target, where: str) -> dict[str, Any]:
     config = spec.config
-    role = {"roleArn": aws.role_arn}
+    role = {"roleArn": target.role(where)}
     if isinstance(config, StreamAction):
         if isinstance(config.backend, NatsStreamBackend):
             raise ExportError(f"{where}: a NATS JetStream stream has no AWS IoT rule action "
@@ -87,7 +118,7 @@ def _action(spec: ActionSpec, aws: AwsExportSettings, where: str) -> dict[str, A
         return {"dynamoDBv2": {**role, "putItem": {"tableName": table}}}
     if isinstance(config, DlqAction):
         url = config.backend.queue_url if isinstance(config.backend, SqsQueueBackend) else \
-            f"https://sqs.{aws.region}.amazonaws.com/{aws.account_id}/{config.queue}"
+            f"https://sqs.{target.region}.amazonaws.com/{target.account}/{config.queue}"
         use_base64 = config.backend.use_base64 if isinstance(config.backend, SqsQueueBackend) else False
         return {"sqs": {**role, "queueUrl": url, "useBase64": use_base64}}
     if isinstance(config, TimeseriesAction):
@@ -96,16 +127,17 @@ def _action(spec: ActionSpec, aws: AwsExportSettings, where: str) -> dict[str, A
     return {"republish": {**role, "topic": config.topic, "qos": config.qos}}
 
 
-def _timestream(config: TimeseriesAction, role: dict[str, str], where: str) -> dict[str, Any]:
+def _timestream(config: TimeseriesAction, role: dict[str, Any], where: str) -> dict[str, Any]:
     backend = config.backend
     if isinstance(backend, PostgresTimeseriesBackend):
         raise ExportError(f"{where}: a PostgreSQL time-series store has no AWS IoT rule action "
                           "(use the sqlite or timestream backend)")
     database, table = ((backend.database_name, backend.table_name) if isinstance(backend, TimestreamBackend)
                        else (TIMESTREAM_DATABASE, config.name))
+    # the local store's dimensions: the device level of the topic, and the row kind; the time is
+    # when the rule ran (no ``timestamp``), as the local action stamps it
     return {**role, "databaseName": database, "tableName": table,
-            "dimensions": [{"name": "device", "value": "${device}"}, {"name": "site", "value": "${site}"}],
-            "timestamp": {"value": "${end}", "unit": "MILLISECONDS"}}
+            "dimensions": [{"name": "device", "value": "${topic(4)}"}, {"name": "kind", "value": "reading"}]}
 
 
 def register_export_aws(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -117,12 +149,16 @@ def register_export_aws(sub: argparse._SubParsersAction[argparse.ArgumentParser]
                     "object of all rules by name.")
     parser.add_argument("--rules", type=Path, required=True, help="the rules file (YAML)")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="directory for NAME.json files")
+    parser.add_argument("--account", help="AWS account id (default: the rules file's aws.accountId)")
+    parser.add_argument("--region", help="AWS region (default: the rules file's aws.region)")
+    parser.add_argument("--role-arn", help="the role IoT runs the actions as (default: aws.roleArn)")
     parser.set_defaults(func=run_export_aws)
 
 
 def run_export_aws(args: argparse.Namespace) -> int:
     try:
-        payloads = export_rules(load_rules(args.rules))
+        payloads = export_rules(load_rules(args.rules), account=args.account, region=args.region,
+                                role_arn=args.role_arn)
     except RulesFileError as exc:
         return print_problems(exc)
     except ExportError as exc:

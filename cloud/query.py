@@ -42,8 +42,8 @@ def register_query(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
     series = _command(kinds, "series", "raw readings and windows of one point, oldest first")
     _device_point(series)
-    series.add_argument("--from", dest="start", type=_time, help="ms since the epoch or ISO-8601 (UTC)")
-    series.add_argument("--to", dest="end", type=_time, help="ms since the epoch or ISO-8601 (UTC), exclusive")
+    series.add_argument("--from", dest="start", type=parse_time, help="ms since the epoch or ISO-8601 (UTC)")
+    series.add_argument("--to", dest="end", type=parse_time, help="ms since the epoch or ISO-8601 (UTC), exclusive")
     series.add_argument("--limit", type=int, default=1000)
 
     rollups = _command(kinds, "rollups", "hourly min / max / avg of one point")
@@ -68,7 +68,8 @@ def _device_point(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default="telemetry", help="timeseries action's name")
 
 
-def _time(text: str) -> int:
+def parse_time(text: str) -> int:
+    """ms since the epoch from ms or ISO-8601 (UTC when no zone is given); for argparse."""
     if text.lstrip("-").isdigit():
         return int(text)
     try:
@@ -97,21 +98,21 @@ async def answer(args: argparse.Namespace) -> tuple[list[str], list[Sequence[Any
     if args.query_command == "latest":
         state = CurrentStateStore(_db(data / "current_state" / f"{args.table}.db", "current-state store"))
         states = await _with(state, lambda: state.latest(args.device))
-        return ["device", "point", "time", "value"], [(s.device, s.point, _iso(s.t), s.value) for s in states]
+        return ["device", "point", "time", "value"], [(s.device, s.point, iso_time(s.t), s.value) for s in states]
     if args.query_command in ("series", "rollups"):
         ts = TimeseriesStore(_db(data / "timeseries" / f"{args.name}.db", "time-series store"), retention=0)
         if args.query_command == "series":
             rows = await _with(ts, lambda: ts.series(args.device, args.point, start=args.start, end=args.end,
                                                      limit=args.limit))
             return (["time", "kind", "value", "text", "q", "n", "min", "max", "avg"],
-                    [(_iso(r.t), r.kind, r.value, r.text, r.q, r.n, r.min, r.max, r.avg) for r in rows])
+                    [(iso_time(r.t), r.kind, r.value, r.text, r.q, r.n, r.min, r.max, r.avg) for r in rows])
         rollups = await _with(ts, lambda: ts.rollups(args.device, args.point))
         return (["hour", "n", "min", "max", "avg"],
-                [(_iso(r.hour), r.n, r.min, r.max, round(r.avg, 6)) for r in rollups])
+                [(iso_time(r.hour), r.n, r.min, r.max, round(r.avg, 6)) for r in rollups])
     queue = DeadLetterQueue(_db(data / "dlq" / f"{args.queue}.db", "dead-letter queue"))
     letters = await _with(queue, lambda: queue.peek(args.limit, newest_first=True))
     return (["id", "received", "rule", "topic", "failures"],
-            [(d.id, _iso(d.received), d.message.get("ruleName"), d.message.get("topic"),
+            [(d.id, iso_time(d.received), d.message.get("ruleName"), d.message.get("topic"),
               d.message.get("failures")) for d in letters])
 
 
@@ -130,7 +131,8 @@ async def _with(store: _Store, ask: Callable[[], Awaitable[T]]) -> T:
         store.close()
 
 
-def _iso(ms: int) -> str:
+def iso_time(ms: int) -> str:
+    """ISO-8601 UTC with milliseconds and a Z."""
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

@@ -2,8 +2,8 @@
 
 It adds only adapters to the agent's pipeline: configuration from ``GetConfiguration`` (the
 ``agent`` key of the component configuration, validated by the same pydantic models as the
-config file), live updates from ``SubscribeToConfigurationUpdate`` applied with
-``Agent.reconfigure``, pre-deployment validation, a publish path (IPC ``PublishToIoTCore`` or the
+config file), live updates from ``SubscribeToConfigurationUpdate`` applied as the standalone
+agent applies its file on SIGHUP (:func:`edge_agent.reload.apply_update`), pre-deployment validation, a publish path (IPC ``PublishToIoTCore`` or the
 device's own MQTT connection) and health through ``UpdateState``.
 """
 
@@ -25,6 +25,7 @@ from edge_agent.errors import ConfigError, EdgeferryError
 from edge_agent.interfaces import Sink
 from edge_agent.publish.config import GreengrassPublishConfig
 from edge_agent.publish.greengrass import GreengrassIpcSink, IotCorePublisher
+from edge_agent.reload import apply_update
 from edge_agent.supervisor import Agent, SinkFactory
 
 log = logging.getLogger(__name__)
@@ -114,20 +115,15 @@ class GatewayComponent:
 
     async def _apply_updates(self) -> None:
         assert self.agent is not None
+
+        async def read() -> AgentConfig:
+            return agent_config_from(await self.ipc.configuration(), self.thing_name)
+
         while True:
             await self.ipc.updates.get()
             while not self.ipc.updates.empty():  # a deployment sends one event per changed key
                 self.ipc.updates.get_nowait()
-            try:
-                config = agent_config_from(await self.ipc.configuration(), self.thing_name)
-                if config == self.agent.config:
-                    continue
-                await self.agent.reconfigure(config)
-            except ConfigError as exc:
-                log.error("configuration_update_refused",
-                          extra={"problems": "; ".join(exc.problems), "kept": "running configuration"})
-            except EdgeferryError as exc:
-                log.error("configuration_update_refused", extra={"problems": str(exc)})
+            await apply_update(self.agent, read, "component configuration")
 
     async def _answer_validations(self) -> None:
         while True:

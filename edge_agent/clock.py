@@ -62,3 +62,27 @@ class ManualClock:
     def step_wall(self, delta_ms: int) -> None:
         """Step the wall clock by ``delta_ms`` (either sign) without time passing."""
         self._wall_ms += delta_ms
+
+
+class StepDetector:
+    """Notices a wall-clock step (NTP correction, a modem booting with a wrong clock) by comparing
+    how far the wall clock moved with how far the monotonic clock moved since the last check.
+
+    A difference of ``tolerance_ms`` or less is taken as jitter between the two reads (and NTP's
+    slewing, which adjusts the rate by at most 500 ppm and so never adds up to a step)."""
+
+    __slots__ = ("_now", "_tolerance", "_wall")
+
+    def __init__(self, tolerance_ms: int = 1000) -> None:
+        self._tolerance = tolerance_ms
+        self._wall: int | None = None
+        self._now = 0.0
+
+    def check(self, wall_ms: int, now: float) -> int:
+        """The step (ms, either sign) the wall clock took since the last check; 0 when none."""
+        last_wall, last_now = self._wall, self._now
+        self._wall, self._now = wall_ms, now
+        if last_wall is None:
+            return 0
+        step = wall_ms - last_wall - round((now - last_now) * 1000)
+        return step if abs(step) > self._tolerance else 0

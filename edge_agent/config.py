@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from edge_agent.aggregate.alarms import alarm_problems
 from edge_agent.aggregate.config import AggregationConfig, AlarmRule, BatchingConfig
+from edge_agent.aggregate.outages import state_point
 from edge_agent.errors import ConfigError
 from edge_agent.identity import IdentityConfig
 from edge_agent.publish.config import (
@@ -76,6 +77,8 @@ class AgentConfig(StrictModel):
         if dupes:
             problems.append(f"point names must be unique across devices: {', '.join(dupes[:5])}"
                             + (" ..." if len(dupes) > 5 else ""))
+        reserved = sorted(set(point_names) & {state_point(d.name) for d in self.devices})
+        problems += [f"point name {n!r} is reserved for its device's state record" for n in reserved]
         if problems:
             raise ValueError("; ".join(problems))
         return self

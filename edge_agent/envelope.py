@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from numbers import Number
 from typing import Any, Final, NamedTuple
 
 SCHEMA: Final = "edgeferry.batch/1"
@@ -100,6 +101,10 @@ class Batch:
     kind: BatchKind = BatchKind.TELEMETRY
     alarms: Sequence[Mapping[str, Any]] = ()
     """For alarm batches: the conditions that fired (``name``, ``point``, ``message``...)."""
+    dropped: int = 0
+    """Batches of this epoch the device will never send, counted when this one was made: dropped
+    by its spool (full, expired, refused by a full disk, lost with its log) or refused by the
+    cloud. Cumulative, so any later batch explains every earlier gap; absent when 0."""
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -123,6 +128,8 @@ class Batch:
         out["last"] = dict(self.last)
         if self.kind is BatchKind.ALARM:
             out["alarms"] = [dict(a) for a in self.alarms]
+        if self.dropped:
+            out["dropped"] = self.dropped
         return out
 
     def encode(self) -> bytes:
@@ -150,39 +157,135 @@ def _finite(obj: Any) -> Any:
 
 
 class EnvelopeError(ValueError):
-    """A payload that is not a valid ``edgeferry.batch/1`` envelope."""
+    """A payload that is not a valid ``edgeferry.batch/1`` envelope; the message names the field."""
+
+
+class NotAnEnvelope(EnvelopeError):
+    """The payload does not claim to be an ``edgeferry.batch/1`` envelope at all (not JSON, no
+    such ``schema``): a consumer of any message passes it on, where an invalid envelope is refused."""
+
+
+INT64_MAX: Final = 2**63 - 1
+"""Integer fields (seq, times, counts) must fit a signed 64-bit column (Parquet, SQL stores)."""
+VALUE_INT_MIN: Final = -(2**63)
+VALUE_INT_MAX: Final = 2**64 - 1
+"""A value may be any 64-bit integer, signed or not (a Modbus ``uint64`` reaches 2**64 - 1)."""
+NAME_MAX: Final = 128
+"""Device (thing) names, like MQTT client ids, are at most 128 bytes (limits-iot.md)."""
 
 
 def decode_batch(payload: bytes | str | Mapping[str, Any]) -> Batch:
-    """Parse a wire payload back into a :class:`Batch`; raises :class:`EnvelopeError`."""
-    try:
-        obj = json.loads(payload) if isinstance(payload, bytes | str) else payload
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EnvelopeError(f"not JSON: {exc}") from None
+    """Parse and validate a wire payload into a :class:`Batch`; raises :class:`EnvelopeError`
+    naming the first field that is missing, of the wrong type or out of range.
+
+    Both sides trust what this accepts: integers are integers (not floats, not booleans) within 64
+    bits, names are non-empty strings, values are JSON scalars, and a byte payload is at most
+    :data:`MAX_PAYLOAD_BYTES`. Fields it does not know are ignored (the contract grows additively).
+    """
+    if isinstance(payload, bytes | str):
+        size = len(payload.encode() if isinstance(payload, str) else payload)
+        if size > MAX_PAYLOAD_BYTES:
+            raise EnvelopeError(f"payload of {size} bytes is over the {MAX_PAYLOAD_BYTES}-byte limit")
+        try:
+            obj = json.loads(payload)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise NotAnEnvelope(f"not JSON: {exc}") from None
+    else:
+        obj = payload
     if not isinstance(obj, Mapping) or obj.get("schema") != SCHEMA:
-        raise EnvelopeError(f"not an {SCHEMA} envelope")
-    try:
-        readings = tuple(
-            Reading(device=str(obj["device"]), point=str(r["point"]), t=int(r["t"]), v=r["v"],
-                    q=Quality(int(r.get("q", 0))), code=r.get("code"))
-            for r in obj.get("readings", ())
-        )
-        windows = tuple(
-            Window(point=str(w["point"]), t=int(w["t"]), w=int(w["w"]), n=int(w["n"]),
-                   min=w["min"], max=w["max"], avg=w["avg"], first=w["first"], last=w["last"],
-                   q=Quality(int(w.get("q", 0))))
-            for w in obj.get("windows", ())
-        )
-        alarms = tuple(obj.get("alarms", ()))
-        return Batch(
-            device=str(obj["device"]), site=str(obj["site"]), asset_type=str(obj["asset_type"]),
-            epoch=str(obj["epoch"]), seq=int(obj["seq"]), start=int(obj["start"]),
-            end=int(obj["end"]), readings=readings, windows=windows,
-            last=dict(obj.get("last", {})),
-            kind=BatchKind.ALARM if alarms else BatchKind.TELEMETRY, alarms=alarms,
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise EnvelopeError(f"malformed envelope: {exc!r}") from None
+        raise NotAnEnvelope(f"not an {SCHEMA} envelope")
+    device = _name(obj, "device", NAME_MAX)
+    alarms = tuple(_mapping(a, f"alarms[{i}]") for i, a in enumerate(_list(obj, "alarms")))
+    return Batch(
+        device=device, site=_name(obj, "site"), asset_type=_name(obj, "asset_type"),
+        epoch=_name(obj, "epoch"), seq=_integer(obj, "seq", 1), start=_integer(obj, "start"),
+        end=_integer(obj, "end"),
+        readings=tuple(_reading(device, r, f"readings[{i}]") for i, r in enumerate(_list(obj, "readings"))),
+        windows=tuple(_window(w, f"windows[{i}]") for i, w in enumerate(_list(obj, "windows"))),
+        last={str(k): _value(v, f"last.{k}") for k, v in _mapping(obj.get("last", {}), "last").items()},
+        kind=BatchKind.ALARM if alarms else BatchKind.TELEMETRY, alarms=alarms,
+        dropped=_integer(obj, "dropped", 0, default=0),
+    )
+
+
+def _reading(device: str, raw: object, where: str) -> Reading:
+    r = _mapping(raw, where)
+    code = r.get("code")
+    return Reading(device=device, point=_name(r, "point", 1024, where=where), t=_integer(r, "t", where=where),
+                   v=_value(r.get("v"), f"{where}.v"), q=_quality(r, where),
+                   code=None if code is None else _integer(r, "code", -INT64_MAX - 1, where=where))
+
+
+def _window(raw: object, where: str) -> Window:
+    w = _mapping(raw, where)
+    return Window(point=_name(w, "point", 1024, where=where), t=_integer(w, "t", where=where),
+                  w=_integer(w, "w", 0, where=where), n=_integer(w, "n", 0, where=where),
+                  min=_value(w.get("min"), f"{where}.min"), max=_value(w.get("max"), f"{where}.max"),  # type: ignore[arg-type]
+                  avg=_value(w.get("avg"), f"{where}.avg"),  # type: ignore[arg-type]
+                  first=_value(w.get("first"), f"{where}.first"),  # type: ignore[arg-type]
+                  last=_value(w.get("last"), f"{where}.last"), q=_quality(w, where))  # type: ignore[arg-type]
+
+
+def _field(obj: Mapping[str, Any], key: str, where: str | None) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _integer(obj: Mapping[str, Any], key: str, low: int = -INT64_MAX - 1, *, default: int | None = None,
+             where: str | None = None) -> int:
+    value = obj.get(key, default)
+    if type(value) is not int or not low <= value <= INT64_MAX:
+        shown = "missing" if key not in obj else f"{value!r}"[:40]
+        raise EnvelopeError(f"{_field(obj, key, where)}: an integer from {low} to 2**63-1 is required, "
+                            f"not {shown}")
+    return value
+
+
+def _name(obj: Mapping[str, Any], key: str, limit: int = 256, *, where: str | None = None) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str) or not 0 < len(value) <= limit:
+        shown = "missing" if key not in obj else f"{value!r}"[:40]
+        raise EnvelopeError(f"{_field(obj, key, where)}: a string of 1 to {limit} characters is required, "
+                            f"not {shown}")
+    return value
+
+
+def _quality(obj: Mapping[str, Any], where: str) -> Quality:
+    q = obj.get("q", 0)
+    if type(q) is not int or q not in (0, 1, 2):
+        raise EnvelopeError(f"{where}.q: 0, 1 or 2 is required, not {q!r}"[:120])
+    return Quality(q)
+
+
+def _value(value: object, where: str) -> Value | None:
+    """A JSON scalar: string, boolean, null, a finite number, an integer within 64 bits."""
+    if value is None or isinstance(value, str | bool):
+        return value
+    if isinstance(value, int):
+        if VALUE_INT_MIN <= value <= VALUE_INT_MAX:
+            return value
+    elif isinstance(value, float) and math.isfinite(value):
+        return value
+    elif isinstance(value, Number) and not isinstance(value, complex):  # Decimal, from the rules engine
+        try:
+            if math.isfinite(float(value)):  # type: ignore[arg-type]
+                return value  # type: ignore[return-value]
+        except (OverflowError, ValueError):
+            pass
+    raise EnvelopeError(f"{where}: a string, boolean, null or number within 64 bits is required, "
+                        f"not {value!r}"[:160])
+
+
+def _list(obj: Mapping[str, Any], key: str) -> Sequence[Any]:
+    value = obj.get(key, ())
+    if not isinstance(value, list | tuple):
+        raise EnvelopeError(f"{key}: a list is required, not {type(value).__name__}")
+    return value
+
+
+def _mapping(value: object, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise EnvelopeError(f"{where}: an object is required, not {type(value).__name__}")
+    return value
 
 
 def metering_units(payload_bytes: int) -> int:

@@ -18,15 +18,16 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from typing import Any
 
 from edge_agent.aggregate import Aggregator
 from edge_agent.backoff import Backoff
 from edge_agent.config import AgentConfig, DeviceConfig
-from edge_agent.envelope import Batch, Reading
+from edge_agent.envelope import MAX_PAYLOAD_BYTES, Batch, Reading, metering_units
 from edge_agent.errors import ConfigError, SpoolFull
 from edge_agent.forwarder import Forwarder
-from edge_agent.interfaces import Sink, Source, Spool
+from edge_agent.interfaces import Sink, Source, Spool, SpoolStats
 from edge_agent.metrics import Counters
 from edge_agent.status import AgentStatus, HealthFile, running_version
 
@@ -221,10 +222,9 @@ class Agent:
     async def _store(self, batches: list[Batch]) -> None:
         for batch in batches:
             try:
-                await self.spool.put(batch)
-            except SpoolFull as exc:
-                self.counters.inc("batches_refused_full")
-                log.warning("batch_refused_spool_full", extra={"seq": batch.seq, "error": str(exc)})
+                await self.spool.put(_declare_dropped(batch, self.spool.stats()))
+            except SpoolFull:
+                self.counters.inc("batches_refused_full")  # the spool counts and logs it (rate-limited)
                 continue
             self.counters.inc("batches_spooled")
 
@@ -256,6 +256,20 @@ class Agent:
                 HealthFile(self.config.status.health_file).write(self.status())
 
 
+def _declare_dropped(batch: Batch, stats: SpoolStats) -> Batch:
+    """The batch carrying the count of batches its device dropped or had refused so far, so the
+    cloud can tell a gap it will never fill from one still on its way (DESIGN.md, Batch). Left out
+    when it would make the batch cost another metering unit: the next batch carries it."""
+    dropped = stats.dropped + stats.rejected
+    if not dropped:
+        return batch
+    declared = replace(batch, dropped=dropped)
+    size, before = len(declared.encode()), len(batch.encode())
+    if size > MAX_PAYLOAD_BYTES or metering_units(size) > metering_units(before):
+        return batch
+    return declared
+
+
 def _stats_dict(spool: Spool) -> dict[str, Any]:
     try:
         stats = spool.stats()
@@ -263,7 +277,8 @@ def _stats_dict(spool: Spool) -> dict[str, Any]:
     except Exception:  # a closed spool has no stats; status must never fail
         return {}
     return {**identity, **{k: getattr(stats, k) for k in ("depth", "in_flight", "bytes", "oldest_age",
-                                                          "dropped", "last_acked_seq") if hasattr(stats, k)}}
+                                                          "dropped", "disk_full", "rejected", "last_acked_seq")
+                                   if hasattr(stats, k)}}
 
 
 def _unsent(stats: dict[str, Any]) -> bool:

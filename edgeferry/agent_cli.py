@@ -23,6 +23,7 @@ from edge_agent.config import AgentConfig, load_config
 from edge_agent.identity import Identity
 from edge_agent.interfaces import Sink
 from edge_agent.publish.config import MqttPublishConfig
+from edge_agent.reload import reload_on_signal
 from edge_agent.supervisor import Agent, SinkFactory
 from edgeferry.status_line import StatusLine
 
@@ -34,7 +35,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     check.add_argument("--plan", action="store_true", help="list every Modbus request of the read plan")
     check.set_defaults(func=_check)
     run = sub.add_parser("run", help="run the agent until interrupted")
-    run.add_argument("--config", type=Path, help="agent config file (YAML)")
+    run.add_argument("--config", type=Path, help="agent config file (YAML); SIGHUP rereads it")
     run.add_argument("--greengrass", action="store_true",
                      help="run as a Greengrass component: configuration comes over IPC")
     run.add_argument("--duration", type=float, help="stop after this many seconds")
@@ -85,7 +86,8 @@ def _run(args: argparse.Namespace) -> int:
         raise EdgeferryError("agent run needs --config FILE (or --greengrass)")
     config = load_config(args.config)
     show_status = not args.no_status and sys.stderr.isatty()
-    return asyncio.run(run_agent(config, duration=args.duration, show_status=show_status))
+    return asyncio.run(run_agent(config, duration=args.duration, show_status=show_status,
+                                 config_path=args.config))
 
 
 async def sink_factory_for(config: AgentConfig) -> SinkFactory:
@@ -112,13 +114,14 @@ async def resolve_identity(config: AgentConfig, publish: MqttPublishConfig) -> I
 
 
 async def run_agent(config: AgentConfig, *, duration: float | None = None,
-                    show_status: bool = False) -> int:
-    """Run one agent until SIGINT/SIGTERM or ``duration`` seconds."""
+                    show_status: bool = False, config_path: Path | None = None) -> int:
+    """Run one agent until SIGINT/SIGTERM or ``duration`` seconds; SIGHUP rereads ``config_path``."""
     agent = Agent.from_config(config, await sink_factory_for(config))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    reloading = reload_on_signal(agent, config_path) if config_path is not None else None
     if duration is not None:
         loop.call_later(duration, stop.set)
     status = StatusLine(agent, live=show_status)
@@ -127,6 +130,8 @@ async def run_agent(config: AgentConfig, *, duration: float | None = None,
     try:
         await agent.run(stop)
     finally:
+        if reloading is not None:
+            reloading.cancel()
         for task in (display, supervised):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

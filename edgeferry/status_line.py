@@ -27,6 +27,10 @@ def render(status: AgentStatus, rates: dict[str, float]) -> Text:
     line.append(f"batches {status.get('agent', 'batches_spooled'):,} spooled / "
                 f"{status.get('forwarder', 'acked'):,} acked  ")
     line.append(f"spool {status.get('spool', 'depth'):,}  ")
+    dropped = int(status.get("spool", "dropped"))
+    if dropped:  # the spool lost batches by its policy or a full disk: say so where the user looks
+        full = int(status.get("spool", "disk_full"))
+        line.append(f"dropped {dropped:,}{f' ({full:,} disk full)' if full else ''}  ", style="red")
     state = str(status.get("sink", "state", "-"))
     line.append(f"link {state}", style="green" if state == "connected" else "yellow")
     return line

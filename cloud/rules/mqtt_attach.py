@@ -83,10 +83,11 @@ class MqttAttachment:
     """An awscrt MQTT5 client feeding ``handler(topic, payload)`` one message at a time."""
 
     def __init__(self, settings: MqttSettings, handler: Handler, topic_filters: Sequence[str], *,
-                 workers: int = 4) -> None:
+                 workers: int = 4, basic_ingest: bool = True) -> None:
         self.settings = settings
         self._handler = handler
-        self.filters = list(dict.fromkeys([BASIC_INGEST_FILTER, *(f for f in topic_filters if f)]))
+        first = [BASIC_INGEST_FILTER] if basic_ingest else []
+        self.filters = list(dict.fromkeys([*first, *(f for f in topic_filters if f)]))
         self._loop = asyncio.get_running_loop()
         self._queues: list[asyncio.Queue[_Item | None]] = [asyncio.Queue() for _ in range(max(1, workers))]
         self._closing = False

@@ -25,6 +25,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from cloud.rows.processor import RowsProcessorSpec
 from cloud.rules.actions import ActionSpec
 from cloud.rules.actions.base import CloudModel
 
@@ -43,12 +44,18 @@ class RulesFileError(Exception):
 
 
 class AwsExportSettings(CloudModel):
-    """What ``rules export-aws`` needs to write ARNs and URLs for the AWS actions."""
+    """Where the rules go on AWS, for ``cloud export`` and ``rules export-aws``; what is missing
+    here must be given on the command line (nothing falls back to a placeholder)."""
 
-    role_arn: str = "arn:aws:iam::123456789012:role/edgeferry-iot-rules"
-    """The role IoT assumes to run the actions (every AWS action takes one)."""
-    region: str = "us-east-1"
-    account_id: str = Field(default="123456789012", pattern=r"^\d{12}$")
+    account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
+    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    stack_name: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{0,24}$")
+    """Names the stack and prefixes the names it makes (buckets, functions, Glue database)."""
+    role_arn: str | None = None
+    """``rules export-aws`` only: the role IoT assumes to run the actions (``cloud export``
+    makes one per action)."""
+    audit_retention_days: int = Field(default=2555, ge=1, le=36500)
+    """How long the audit bucket keeps each raw batch, locked (S3 Object Lock, compliance mode)."""
 
 
 class RuleSpec(CloudModel):
@@ -68,6 +75,8 @@ class RulesFile(CloudModel):
     data_dir: Path = Path("edgeferry-data")
     """Where the embedded stores live (relative paths are relative to the rules file)."""
     rules: list[RuleSpec] = Field(min_length=1)
+    processors: list[RowsProcessorSpec] = Field(default_factory=list)
+    """Rows processors: batches on a stream exploded into the time-series store and current state."""
     aws: AwsExportSettings = AwsExportSettings()
 
     @model_validator(mode="after")
@@ -75,7 +84,16 @@ class RulesFile(CloudModel):
         dupes = [name for name, n in Counter(r.name for r in self.rules).items() if n > 1]
         if dupes:
             raise ValueError(f"rule names must be unique: {', '.join(dupes)}")
+        streams = self.stream_names()
+        unknown = [p.stream for p in self.processors if p.stream not in streams]
+        if unknown:
+            raise ValueError(f"processors read streams no rule writes: {', '.join(unknown)}")
         return self
+
+    def stream_names(self) -> set[str]:
+        """The ``streamName`` of every stream action."""
+        return {spec.stream.stream_name for rule in self.rules for spec in rule.actions
+                if spec.stream is not None}
 
     def rule(self, name: str) -> RuleSpec | None:
         return next((r for r in self.rules if r.name == name), None)

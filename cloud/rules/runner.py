@@ -6,6 +6,11 @@ named rule — to nobody when that rule is missing or disabled (``RuleNotFound``
 iot-basic-ingest.html); any other message goes to every enabled rule whose FROM matches it.
 A SQL evaluation error is counted and logged, as AWS logs it, and does not trigger the error
 action (rule-error-handling.html: the error action is for rule actions).
+
+Before any rule sees it, a message is checked at the cloud's edge (:func:`refusal`): a payload over
+IoT Core's 128 KB limit (which AWS's broker would not have taken) or an ``edgeferry.batch/1``
+envelope that is not valid (a float, negative or 65-bit ``seq``...) goes to the error action of each
+rule it was for, with the reason, and to no store.
 """
 
 from __future__ import annotations
@@ -18,17 +23,48 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Final, Self
 
 from cloud.dlq import ActionFailure, ErrorActionMessage
+from cloud.rows.processor import RowsProcessor
 from cloud.rules import Rule, compile_rule
 from cloud.rules.actions import Action, ActionMessage, BuildContext
 from cloud.rules.actions.base import Publish, describe
+from cloud.rules.actions.stream import embedded_log
 from cloud.rules.mqtt_attach import MqttAttachment, MqttSettings
 from cloud.rules.rulesfile import RulesFile, RuleSpec
-from edge_agent.envelope import strip_basic_ingest
+from cloud.stream.consumer import StreamConsumer
+from edge_agent.envelope import (
+    MAX_PAYLOAD_BYTES,
+    SCHEMA,
+    EnvelopeError,
+    NotAnEnvelope,
+    decode_batch,
+    strip_basic_ingest,
+)
 
 logger = logging.getLogger(__name__)
+
+
+ENVELOPE_CHECK: Final = "EnvelopeValidation"
+"""``failedAction`` of an error-action message for a message refused at the cloud's edge."""
+
+
+def refusal(payload: bytes) -> str | None:
+    """Why a message may not reach the rules, or None: over the payload limit, or an edgeferry
+    envelope that does not validate. Other payloads (any JSON, binary) pass: rules take them."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return (f"payload of {len(payload)} bytes is over IoT Core's {MAX_PAYLOAD_BYTES}-byte limit "
+                "(limits-iot.html)")
+    if SCHEMA.encode() not in payload:
+        return None
+    try:
+        decode_batch(payload)
+    except NotAnEnvelope:  # mentions the schema but makes no claim to be an envelope: rules decide
+        return None
+    except EnvelopeError as exc:
+        return f"invalid {SCHEMA} envelope: {exc}"
+    return None
 
 
 class StartError(Exception):
@@ -77,6 +113,9 @@ class RulesRunner:
                 spec.error_action.build(self.context) if spec.error_action else None)
             for spec in rules.rules if not spec.rule_disabled
         }
+        self.processors = [(spec.build(self.context), spec.stream) for spec in rules.processors]
+        self._consumers: list[tuple[RowsProcessor, StreamConsumer]] = []
+        self._processor_tasks: list[asyncio.Task[None]] = []
 
     async def __aenter__(self) -> Self:
         started: list[Any] = []
@@ -95,13 +134,36 @@ class RulesRunner:
             await self._stop_resources(started)
             raise
         self._maintainer = asyncio.create_task(self._maintain_loop())
+        self._start_processors()
         return self
+
+    def _start_processors(self) -> None:
+        """Follow each processor's embedded stream; a processor of a Kinesis stream runs as the
+        exported Lambda function instead."""
+        for processor, stream in self.processors:
+            log = embedded_log(self.context, stream)
+            if log is None:
+                logger.info("processor_not_local", extra={"processor": processor.name, "stream": stream})
+                continue
+            consumer = StreamConsumer(log, f"rows-{processor.name}")
+            self._consumers.append((processor, consumer))
+            self._processor_tasks.append(asyncio.create_task(processor.run(consumer)))
+
+    async def catch_up(self) -> int:
+        """Let every local processor handle what its stream holds now; how many records."""
+        return sum([await processor.catch_up(consumer) for processor, consumer in self._consumers])
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         if self._attachment is not None:
             await self._attachment.stop()
             self._attachment = None
+        for (processor, consumer), task in zip(self._consumers, self._processor_tasks, strict=True):
+            await processor.stop(task)
+            try:
+                await processor.catch_up(consumer)  # what the rules wrote last reaches the stores too
+            except Exception as exc:
+                logger.warning("processor_drain_failed", extra={"processor": processor.name, "error": describe(exc)})
         if self._maintainer is not None:
             self._maintainer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -157,6 +219,11 @@ class RulesRunner:
             if named is not None:
                 logger.warning("rule_not_found", extra={"rule": named, "topic": topic})
             return outcome
+        reason = refusal(payload)
+        if reason is not None:
+            await self._refuse(names, topic, payload, clientid, timestamp, reason)
+            outcome.failures = {name: [ActionFailure(ENVELOPE_CHECK, name, reason)] for name in names}
+            return outcome
         for name in names:
             failures = await self._apply(self.rules[name], topic, payload, clientid, timestamp)
             if failures is not None:
@@ -190,6 +257,17 @@ class RulesRunner:
             await self._report(compiled, message, failures)
         return failures
 
+    async def _refuse(self, names: list[str], topic: str, payload: bytes, clientid: str | None,
+                      timestamp: int, reason: str) -> None:
+        """Send a message refused at the edge to each rule's error action instead of its actions."""
+        self.counters["refused"] += 1
+        logger.warning("message_refused", extra={"topic": topic, "client": clientid, "reason": reason})
+        for name in names:
+            compiled = self.rules[name]
+            message = ActionMessage(rule=name, topic=topic, payload=payload, output=None, clientid=clientid,
+                                    timestamp=timestamp)
+            await self._report(compiled, message, [ActionFailure(ENVELOPE_CHECK, name, reason)])
+
     async def _act(self, action: Action, message: ActionMessage) -> ActionFailure | None:
         try:
             await asyncio.wait_for(action(message), self._action_timeout)
@@ -220,6 +298,6 @@ class RulesRunner:
                                                        "error": failure.error_message})
 
     def snapshot(self) -> dict[str, int]:
-        """Counters: messages, fired, action_errors, dlq, sql_errors, rule_not_found, unmatched..."""
+        """Counters: messages, fired, refused, action_errors, dlq, sql_errors, rule_not_found, unmatched..."""
         return dict(self.counters)
 

@@ -6,7 +6,8 @@ makes writes durable and idempotent. Staged rows go into an open Parquet file in
 groups; a file is written under a hidden temporary name and renamed when closed, after which it
 never changes. A closed file is named after the first and last staged chunk it holds, so after a
 crash between the rename and the clean-up of the staging table the rows are recognised and not
-written twice.
+written twice. Every closed file is sealed into the table's audit chain (:mod:`cloud.audit`) before
+its rename and made read-only after it; files older than the retention expire through the chain.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import asyncio
 import json
 import logging
 import operator
-import os
 import re
 import time
 from collections.abc import Sequence
@@ -27,6 +27,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from cloud.audit.archive import Archive
+from cloud.stores.durable import fsync as _fsync
 from cloud.stores.filelock import DirectoryLock
 from cloud.stores.partitions import DERIVED_KEYS, ROW_FIELDS, partition_keys_valid, partition_path
 from cloud.stores.records import Record
@@ -35,7 +37,7 @@ from cloud.stores.sql import SqlDatabase, Transaction
 logger = logging.getLogger(__name__)
 
 _ROW_VALUES = operator.attrgetter(*ROW_FIELDS)
-_ARROW_TYPES: dict[str, pa.DataType] = {
+ARROW_TYPES: dict[str, pa.DataType] = {
     "device": pa.string(), "point": pa.string(), "t": pa.int64(), "kind": pa.string(),
     "value": pa.float64(), "text": pa.string(), "q": pa.int8(), "site": pa.string(),
     "asset_type": pa.string(), "epoch": pa.string(), "seq": pa.int64(), "w": pa.int64(),
@@ -49,6 +51,8 @@ SCHEMA = (
         partition TEXT NOT NULL, rows TEXT NOT NULL)""",
 )
 _FILE_NAME = re.compile(r"^part-(\d{12})-(\d{12})\.parquet$")
+_TMP_NAME = re.compile(r"^\.part-(\d{12})\.tmp$")
+_T = ROW_FIELDS.index("t")
 
 
 @dataclass(slots=True)
@@ -56,6 +60,8 @@ class _OpenFile:
     first_id: int
     last_id: int = 0
     rows: int = 0
+    t_min: int = 2**63 - 1
+    t_max: int = -(2**63)
     writer: pq.ParquetWriter | None = None
     buffer: list[Sequence[Any]] = field(default_factory=list)
     """Rows as value lists in ``ROW_FIELDS`` order."""
@@ -67,11 +73,12 @@ class LakeStore:
     least ``row_group_rows`` rows are buffered (a message's rows never straddle two); a file is
     closed once it holds at least ``file_rows`` rows or is older than ``max_file_age`` seconds
     (checked on each write and by :meth:`flush`). Message keys are remembered ``key_retention``
-    seconds: a redelivery later than that is written again."""
+    seconds: a redelivery later than that is written again. Closed files expire ``retention``
+    seconds after their newest row (None: kept forever)."""
 
     def __init__(self, root: Path, *, partition_by: Sequence[str] = ("date",), row_group_rows: int = 10_000,
                  file_rows: int = 100_000, max_file_age: float = 300.0,
-                 key_retention: float = 30 * 86_400.0) -> None:
+                 key_retention: float = 30 * 86_400.0, retention: float | None = None) -> None:
         bad = partition_keys_valid(partition_by)
         if bad:
             raise ValueError(f"unknown partition keys {bad}; use row fields or {DERIVED_KEYS}")
@@ -82,9 +89,10 @@ class LakeStore:
         self.max_file_age = max_file_age
         self.key_retention = key_retention
         self._columns = [(i, c) for i, c in enumerate(ROW_FIELDS) if c not in self.partition_by]
-        self._schema = pa.schema([(c, _ARROW_TYPES[c]) for _, c in self._columns])
+        self._schema = pa.schema([(c, ARROW_TYPES[c]) for _, c in self._columns])
         self._db = SqlDatabase(path=root / "_staging.db")
         self._writer = DirectoryLock(root)
+        self.archive = Archive(root, retention=retention)
         self._open: dict[str, _OpenFile] = {}
         """Open files by partition; changed only under the staging database's lock, in step with
         its commits."""
@@ -93,8 +101,9 @@ class LakeStore:
         """Open the staging table, drop unfinished files, and resume the staged rows (blocking)."""
         self._writer.acquire()
         self._db.open(SCHEMA)
+        self.archive.open()
         for tmp in self.root.rglob(".part-*.tmp"):
-            tmp.unlink()
+            self._finish_or_drop(tmp)
         for partition, chunk_id, rows in self._db.transact(self._resume):
             self._buffer(partition, chunk_id, rows)
 
@@ -114,6 +123,7 @@ class LakeStore:
         """Close files that are old enough (every open file with ``force``); forget message keys
         older than the key retention."""
         await asyncio.to_thread(self._db.exclusive, self._flush_all if force else self._flush_aged)
+        await asyncio.to_thread(self._db.exclusive, self.archive.expire)
         horizon = int((time.time() - self.key_retention) * 1000)
         await self._db.run(lambda tx: tx.execute("DELETE FROM lake_messages WHERE received < ?", (horizon,)))
 
@@ -161,6 +171,9 @@ class LakeStore:
         if current is None:
             current = self._open[partition] = _OpenFile(first_id=chunk_id)
         current.buffer.extend(rows)
+        times = [row[_T] for row in rows]
+        current.t_min = min(current.t_min, *times)
+        current.t_max = max(current.t_max, *times)
         current.last_id = chunk_id
         current.rows += len(rows)
         if len(current.buffer) >= self.row_group_rows:
@@ -188,8 +201,11 @@ class LakeStore:
         tmp = self._tmp_path(partition, current)
         final = tmp.with_name(f"part-{current.first_id:012d}-{current.last_id:012d}.parquet")
         _fsync(tmp)
+        self.archive.seal(partition, tmp, final.name, rows=current.rows, t_min=current.t_min,
+                          t_max=current.t_max)
         tmp.rename(final)
         _fsync(final.parent)
+        self.archive.protect(final)
         self._db.transact(lambda tx: tx.execute(
             "DELETE FROM lake_staged WHERE partition = ? AND id >= ? AND id <= ?",
             (partition, current.first_id, current.last_id)))
@@ -209,10 +225,16 @@ class LakeStore:
     def _tmp_path(self, partition: str, current: _OpenFile) -> Path:
         return self.root / partition / f".part-{current.first_id:012d}.tmp"
 
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    def _finish_or_drop(self, tmp: Path) -> None:
+        """A file left by a crash: rename it when it was sealed (the crash came between seal and
+        rename), else drop it (its rows are still staged)."""
+        match = _TMP_NAME.match(tmp.name)
+        partition = tmp.parent.relative_to(self.root).as_posix().removeprefix(".")
+        name = match and self.archive.sealed_name(partition, f"part-{match.group(1)}-", tmp)
+        if not name:
+            tmp.unlink()
+            return
+        final = tmp.with_name(name)
+        tmp.rename(final)
+        _fsync(final.parent)
+        self.archive.protect(final)

@@ -18,17 +18,22 @@ def partition_keys_valid(keys: Sequence[str]) -> list[str]:
     return [k for k in keys if k not in DERIVED_KEYS and k not in ROW_FIELDS]
 
 
-def partition_path(row: Row, keys: Sequence[str]) -> str:
-    """The row's partition directory, relative to the table root."""
-    parts = []
+def partition_values(row: Row, keys: Sequence[str]) -> dict[str, str]:
+    """The row's value of each partition key, usable as a directory name."""
+    values = {}
     for key in keys:
         if key in DERIVED_KEYS:
             stamp = datetime.fromtimestamp(row.t / 1000, UTC)
             value = stamp.strftime("%Y-%m-%d") if key == "date" else stamp.strftime("%H")
         else:
             value = str(getattr(row, key))
-        parts.append(f"{key}={_safe(value)}")
-    return "/".join(parts)
+        values[key] = _safe(value)
+    return values
+
+
+def partition_path(row: Row, keys: Sequence[str]) -> str:
+    """The row's partition directory, relative to the table root."""
+    return "/".join(f"{key}={value}" for key, value in partition_values(row, keys).items())
 
 
 def _safe(value: str) -> str:

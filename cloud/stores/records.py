@@ -83,10 +83,14 @@ def encode_output(output: Any) -> bytes:
         return encode_json(output)
 
 
-def to_record(output: Any, *, timestamp: int, device: str) -> Record:
-    """Key and rows of a rule output; ``timestamp`` (ms) and ``device`` apply to raw messages."""
+def to_record(output: Any, *, timestamp: int, device: str, explode: bool = True) -> Record:
+    """Key and rows of a rule output; ``timestamp`` (ms) and ``device`` apply to raw messages.
+
+    With ``explode`` False a batch envelope is taken as any other object, one row per top-level
+    scalar attribute: what AWS's per-message actions (timestream, dynamoDBv2) make of it.
+    """
     data = encode_output(output)
-    if isinstance(output, Mapping):
+    if explode and isinstance(output, Mapping):
         try:
             return _batch_record(decode_batch(output), data)
         except EnvelopeError:
@@ -97,6 +101,11 @@ def to_record(output: Any, *, timestamp: int, device: str) -> Record:
                  for point, value in fields.items())
     return Record(key=key, device=device, data=data, rows=rows,
                   latest={point: (timestamp, value) for point, value in fields.items()})
+
+
+def explode_batch(data: bytes) -> Record:
+    """The rows of one batch envelope's wire bytes; raises :class:`EnvelopeError` for anything else."""
+    return _batch_record(decode_batch(data), data)
 
 
 def _batch_record(batch: Batch, data: bytes) -> Record:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from cloud.stores.durable import fsync
 from cloud.stores.filelock import DirectoryLock
 from cloud.stream.keys import KeyIndex
 
@@ -130,7 +131,7 @@ class _Shard:
         path = self.directory / f"{self.last_seq + 1:020d}{_SEGMENT_SUFFIX}"
         self.out, self.out_size = path.open("ab"), 0
         self.segments.append(_Segment(self.last_seq + 1, path))
-        _fsync_dir(self.directory)
+        fsync(self.directory)
 
     def refresh(self) -> None:
         """For a reader in another process than the writer: pick up new and expired segments."""
@@ -312,11 +313,3 @@ def _scan(shard: int, path: Path, offset: int = 0) -> Iterator[tuple[StreamRecor
             key = body[at + pk_len:at + pk_len + key_len].decode()
             offset += _FRAME.size + length
             yield StreamRecord(shard, seq, arrival, pk, key, body[at + pk_len + key_len:]), offset
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -4,10 +4,15 @@ Pure logic, no I/O: the caller passes the monotonic time ``now`` to every call, 
 :meth:`Aggregator.tick` when :meth:`Aggregator.next_deadline` comes, and hands the returned
 batches to the spool in order. The wall clock (window boundaries, heartbeat timestamps) is read
 from an injectable :class:`~edge_agent.clock.Clock`.
+
+A step of the wall clock (more than a second off the monotonic clock's progress between two
+calls) is logged and counted (``clock_steps``); the open windows close as they are, the open
+batch closes so that no batch spans the step, and windows start afresh on the new clock.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -16,14 +21,17 @@ from edge_agent.aggregate.batcher import Batcher
 from edge_agent.aggregate.config import AggregationConfig, AlarmRule, BatchingConfig
 from edge_agent.aggregate.deadband import DeadbandFilter
 from edge_agent.aggregate.modes import PointMode, default_mode, resolve_point_modes
+from edge_agent.aggregate.outages import BadReadings, DeviceStates
 from edge_agent.aggregate.outbox import EnvelopeHeader, Outbox
 from edge_agent.aggregate.windows import WindowBank
-from edge_agent.clock import Clock, SystemClock
-from edge_agent.envelope import Batch, Reading
+from edge_agent.clock import Clock, StepDetector, SystemClock
+from edge_agent.envelope import Batch, Quality, Reading
 from edge_agent.metrics import Counters
 
 if TYPE_CHECKING:
     from edge_agent.config import AgentConfig
+
+log = logging.getLogger(__name__)
 
 _Route = Callable[[Reading, float], None]
 
@@ -49,11 +57,14 @@ class Aggregator:
         bands = {p: m.deadband for p, m in point_modes.items() if m.deadband is not None}
         self._deadband = DeadbandFilter(bands, default.deadband, self.counters)
         self._alarms = AlarmBank(compile_alarms(alarms, point_modes.keys()), self.counters)
+        self._bad = BadReadings(aggregation.bad_heartbeat, self.counters)
+        self._devices = DeviceStates()
         self._has_alarms = bool(alarms)
         routes: dict[str, _Route] = {"raw": self._batcher.add_reading, "window": self._add_windowed,
                                      "deadband": self._add_deadband}
         self._routes = {point: routes[m.mode] for point, m in point_modes.items()}
         self._default_route = routes[default.mode]
+        self._steps = StepDetector()
         self._wall_ms = self._clock.wall_ms()
         self._now = 0.0
         """Both clocks as read by the latest call, for :meth:`next_deadline`."""
@@ -72,12 +83,15 @@ class Aggregator:
         return self._outbox.next_seq
 
     def add(self, readings: Sequence[Reading], now: float) -> list[Batch]:
-        """Take one scan group; return the batches it completed (alarms go out at once)."""
+        """Take one scan group (the readings of one source); return the batches it completed
+        (alarms go out at once). Faults are reported on change (see :mod:`.outages`)."""
         self._advance(now)
         self.counters.inc("readings_in", len(readings))
-        routes, default = self._routes, self._default_route
-        for r in readings:
-            routes.get(r.point, default)(r, now)
+        state = self._devices.observe(readings)
+        if state is not None:
+            self._report_state(state, readings, now)
+        if state is None or state.q != Quality.BAD:
+            self._route(readings, now)
         if self._has_alarms:
             self._post_alarms(self._alarms.observe(readings, now))
         return self._outbox.take()
@@ -108,6 +122,9 @@ class Aggregator:
     def _advance(self, now: float) -> None:
         self._now = now
         self._wall_ms = wall = self._clock.wall_ms()
+        step = self._steps.check(wall, now)
+        if step:
+            self._restart_windows(step, wall, now)
         self._batcher.expire(now)
         for window in self._windows.close_due(wall, now):
             self._batcher.add_window(window, now)
@@ -115,6 +132,36 @@ class Aggregator:
             self._batcher.add_reading(reading, now)
         if self._has_alarms:
             self._post_alarms(self._alarms.due(now))
+
+    def _restart_windows(self, step: int, wall: int, now: float) -> None:
+        """The wall clock stepped by ``step`` ms: emit what was gathered before it on its own."""
+        self.counters.inc("clock_steps")
+        log.warning("wall_clock_step", extra={"step_ms": step, "wall_ms": wall})
+        for window in self._windows.restart(wall):
+            self._batcher.add_window(window, now)
+        self._batcher.close()
+
+    def _route(self, readings: Sequence[Reading], now: float) -> None:
+        routes, default, bad = self._routes, self._default_route, self._bad
+        bad_points, bad_q = bad.points, Quality.BAD
+        for r in readings:
+            if r.q == bad_q:
+                if not bad.offer(r, now):
+                    continue
+            elif bad_points and r.point in bad_points:
+                bad.clear(r.point)
+            routes.get(r.point, default)(r, now)
+
+    def _report_state(self, state: Reading, scan: Sequence[Reading], now: float) -> None:
+        """A device's state record: ``down`` on change and heartbeat, ``up`` once it is back."""
+        if state.q != Quality.BAD:
+            self._bad.clear(state.point)
+        elif self._bad.offer(state, now):
+            self._deadband.forget(r.point for r in scan)  # no heartbeats of stale values while down
+        else:
+            return
+        self.counters.inc("device_states")
+        self._batcher.add_reading(state, now)
 
     def _add_windowed(self, r: Reading, now: float) -> None:
         if self._windows.add(r, now):

@@ -32,6 +32,9 @@ class AggregationConfig(StrictModel):
     """How long past a window's end its readings are still awaited (sources that deliver late)."""
     deadband: Deadband | None = None
     """Default deadband for points in mode deadband."""
+    bad_heartbeat: Duration = Field(default=300.0, ge=0)
+    """While a point stays bad (or a device down), its bad reading (or the device's ``down``
+    record) is repeated this often; in between only changes of quality or code are sent. 0: never."""
 
     @model_validator(mode="after")
     def _deadband_default(self) -> AggregationConfig:

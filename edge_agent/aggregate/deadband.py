@@ -7,7 +7,7 @@ Rules:
 * Numbers are reported when the change exceeds the band: ``absolute``, ``percent`` of the last
   reported value's magnitude, or — both set — the larger of the two (the absolute band is then
   a floor under the percent band near zero). Booleans, strings and missing values are reported
-  when they differ; a change of quality is always reported.
+  when they differ; a change of quality or status code is always reported.
 * Heartbeat: when nothing was reported for ``heartbeat`` seconds (monotonic), the latest reading
   is reported; if no newer reading has arrived since the last report, that value is re-sent
   stamped with the current wall-clock time (a subscription that reports only changes may stay
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from edge_agent.envelope import Reading
 from edge_agent.metrics import Counters
@@ -46,7 +46,7 @@ def exceeds_band(value: float, reference: float, band: Deadband) -> bool:
 
 
 def _changed(r: Reading, sent: Reading, band: Deadband) -> bool:
-    if r.q != sent.q:
+    if r.q != sent.q or r.code != sent.code:
         return True
     v, ref = r.v, sent.v
     if isinstance(v, int | float) and not isinstance(v, bool) \
@@ -65,7 +65,9 @@ class DeadbandFilter:
         self._counters = counters
         self._points: dict[str, _Reported] = {}
         self._heartbeats: list[tuple[float, str]] = []
-        """One entry per point: when its heartbeat may be due (checked again when popped)."""
+        """At most one entry per point: when its heartbeat may be due (checked again when popped)."""
+        self._scheduled: set[str] = set()
+        """Points with an entry in ``_heartbeats``."""
 
     def offer(self, r: Reading, now: float) -> bool:
         """Take a reading; True when it is to be reported."""
@@ -75,7 +77,8 @@ class DeadbandFilter:
             if band is None:
                 raise ValueError(f"point {r.point!r} has no deadband")
             self._points[r.point] = _Reported(r, band, now)
-            if band.heartbeat > 0:
+            if band.heartbeat > 0 and r.point not in self._scheduled:
+                self._scheduled.add(r.point)
                 heapq.heappush(self._heartbeats, (now + band.heartbeat, r.point))
             return True
         if r.t >= state.latest.t:
@@ -92,7 +95,10 @@ class DeadbandFilter:
         beats = self._heartbeats
         while beats and beats[0][0] <= now:
             _, point = heapq.heappop(beats)
-            state = self._points[point]
+            state = self._points.get(point)
+            if state is None:  # forgotten
+                self._scheduled.discard(point)
+                continue
             next_beat = state.at + state.band.heartbeat
             if next_beat > now:
                 heapq.heappush(beats, (next_beat, point))
@@ -107,6 +113,12 @@ class DeadbandFilter:
         if due:
             self._counters.inc("heartbeats", len(due))
         return due
+
+    def forget(self, points: Iterable[str]) -> None:
+        """Drop what these points last reported (their source is down): no heartbeats until their
+        next reading, which is then reported as a first reading."""
+        for point in points:
+            self._points.pop(point, None)
 
     def deadline(self) -> float | None:
         """Monotonic time of the earliest possible heartbeat (may be early: then nothing is due)."""

@@ -21,6 +21,10 @@ Rules (the envelope's window fields are ``n, min, max, avg, first, last, q``):
 * A window is emitted once. A reading for a window that has closed, or whose close time the
   wall clock has already passed (late, or stamped before a backward clock step), travels raw
   and is counted in ``late_readings``: nothing is lost.
+* When the wall clock steps (see :meth:`WindowBank.restart`, called by the aggregator), every open
+  window closes as it is and windows start afresh on the new clock. After a backward step the
+  windows of the repeated stretch of time are emitted a second time, with the readings stamped
+  after the step.
 """
 
 from __future__ import annotations
@@ -162,6 +166,14 @@ class WindowBank:
     def close_all(self) -> list[Window]:
         """Close every open window now (shutdown): partial windows are emitted as they are."""
         return self._close(list(self._open))
+
+    def restart(self, wall_ms: int) -> list[Window]:
+        """The wall clock stepped to ``wall_ms``: close every open window (partial ones as they
+        are) and accept readings from the new clock's current window on, in either direction."""
+        closed = self.close_all()
+        self._horizon = (wall_ms - self._lateness) // self._w
+        self._newest = wall_ms // self._w + 1
+        return closed
 
     def deadline(self, wall_ms: int, now: float) -> float | None:
         """Monotonic time at which the next window closes, given the clocks read together."""

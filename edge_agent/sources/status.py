@@ -16,3 +16,9 @@ DECODE_ERROR: Final = -3
 """The device answered, but the answer did not decode to the configured type (wrong length)."""
 
 NAMES: Final = {TIMEOUT: "timeout", DISCONNECTED: "disconnected", DECODE_ERROR: "decode_error"}
+
+OPCUA_BAD_NO_COMMUNICATION: Final = 0x80310000
+"""OPC-UA's ``BadNoCommunication`` (Part 4, 7.34.2), which the OPC-UA source gives every point
+while its server is unreachable."""
+UNREACHABLE: Final = frozenset({TIMEOUT, DISCONNECTED, OPCUA_BAD_NO_COMMUNICATION})
+"""Codes that say the device as a whole did not answer (rather than refusing one point)."""

@@ -40,7 +40,7 @@ def _as_text(report: SpoolReport) -> str:
     age = "-" if s.oldest_age is None else f"{s.oldest_age:.1f} s"
     rows = [("spool", str(report.path)), ("epoch", report.epoch), ("last seq", str(report.last_seq)),
             ("last acked seq", str(s.last_acked_seq)), ("depth", f"{s.depth} batches"),
-            ("bytes", str(s.bytes)), ("oldest age", age), ("dropped", str(s.dropped)),
+            ("bytes", str(s.bytes)), ("oldest age", age), ("dropped", f"{s.dropped} ({s.disk_full} refused by a full disk)"),
             ("rejected", f"{s.rejected} ({report.dead_letters} kept)")]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from edge_agent.sources.points import StrictModel
+from edge_agent.spool.budget import MIN_MAX_BYTES
 from edge_agent.units import ByteSize, Duration
 
 if TYPE_CHECKING:
@@ -19,7 +20,9 @@ WhenFull = Literal["drop_oldest", "reject_new"]
 class SqliteSpoolConfig(StrictModel):
     type: Literal["sqlite"] = "sqlite"
     path: Path = Path("spool.db")
-    max_bytes: ByteSize = Field(default=64 * 1024**2, gt=0)
+    max_bytes: ByteSize = Field(default=64 * 1024**2, ge=MIN_MAX_BYTES)
+    """Bounds everything the spool writes: database, write-ahead log and reserve (see
+    :mod:`edge_agent.spool.budget`)."""
     max_age: Duration | None = None
     """Batches older than this are dropped (and counted) rather than sent."""
     when_full: WhenFull = "drop_oldest"

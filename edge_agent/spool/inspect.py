@@ -40,5 +40,5 @@ def inspect_spool(path: Path, *, now: float | None = None) -> SpoolReport:
     age = None if oldest is None else max(0.0, now - oldest)
     stats = SpoolStats(depth=depth, bytes=int(size), oldest_age=age,
                        dropped=meta.dropped, rejected=meta.rejected, last_acked_seq=meta.last_acked_seq,
-                       in_flight=0)
+                       in_flight=0, disk_full=meta.disk_full)
     return SpoolReport(path=path, epoch=meta.epoch, last_seq=meta.last_seq, stats=stats, dead_letters=dead)

@@ -16,10 +16,13 @@ class SpoolStats:
     oldest_age: float | None
     """Seconds since the oldest stored batch was put; None when empty."""
     dropped: int
-    """Batches dropped by the size cap or ``max_age`` since the spool was created (persisted)."""
+    """Batches dropped since the spool was created (persisted): by the size cap, ``max_age``, a full
+    disk, or lost with the write-ahead log."""
     rejected: int
     """Batches the sink refused for good (``Rejected``), persisted."""
     last_acked_seq: int
     """Highest seq acknowledged (deleted after delivery); 0 when none."""
     in_flight: int
     """Batches taken and not yet acknowledged."""
+    disk_full: int = 0
+    """Of ``dropped``: batches refused because the disk was full (persisted)."""

@@ -78,7 +78,7 @@ class AgentProcess:
         if self.running:
             raise RuntimeError("the agent is already running")
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))
+        self.write_config()
         self.health_path.unlink(missing_ok=True)
         log = await asyncio.to_thread(self.log_path.open, "ab")
         with log:
@@ -89,6 +89,17 @@ class AgentProcess:
     async def stop(self) -> int:
         """SIGTERM: the agent flushes, drains for ``shutdown_grace`` and exits; its exit code."""
         return await self._signal(signal.SIGTERM)
+
+    def send(self, sig: signal.Signals) -> None:
+        """Send ``sig`` to the running agent and return at once (SIGHUP: reread the config)."""
+        if not self.running:
+            raise RuntimeError("the agent is not running")
+        assert self._process is not None
+        self._process.send_signal(sig)
+
+    def write_config(self) -> None:
+        """Write ``config`` to the agent's config file (as :meth:`start` does)."""
+        self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))
 
     async def kill(self) -> int:
         """SIGKILL, as a power cut or the OOM killer would."""

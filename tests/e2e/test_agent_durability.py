@@ -22,6 +22,7 @@ import pytest
 from cloud.ledger import Produced
 from edge_agent.envelope import TopicScheme
 from edge_agent.publish.config import MqttPublishConfig
+from edge_agent.spool.budget import SpoolBudget
 from edge_agent.spool.sqlite_store import connect_read_only
 from tests.e2e.agent_config import ASSET_TYPE, SITE
 from tests.e2e.agent_ledger import CloudLedger, ranges
@@ -38,6 +39,9 @@ DRAIN_BACKLOG = 3000
 RATE_LIMIT = 100.0
 """The sink's default publishes per second: IoT Core's per-connection limit (limits-iot.md)."""
 MAX_IN_FLIGHT = MqttPublishConfig().max_in_flight
+SPOOL_OVERHEAD = SpoolBudget.of(0).overhead
+"""What a small SQLite spool's cap keeps for its own files (WAL, reserve): the full-spool test adds
+16 KiB of room for batches to it."""
 
 
 def sink_acked(health: dict[str, Any]) -> int:
@@ -188,7 +192,7 @@ async def test_a_full_spool_applies_its_policy_and_counts_every_drop(agent_harne
     rig, ledger = agent_harness.rig, agent_harness.ledger
     agent = agent_harness.agent(f"pump-{when_full.replace('_', '-')}", points=10, poll_interval="100ms",
                                 batching={"max_readings": 10, "max_age": "1s"},
-                                spool={"max_bytes": "16KiB", "when_full": when_full})
+                                spool={"max_bytes": SPOOL_OVERHEAD + 16 * 1024, "when_full": when_full})
     await asyncio.to_thread(rig.stop)
     await agent.start()
 

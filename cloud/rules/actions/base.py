@@ -29,7 +29,8 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
-def _seconds(value: object) -> float:
+def parse_duration(value: object) -> float:
+    """Seconds from a number or a string such as ``30s``, ``15m``, ``24h``, ``7d``; ValueError otherwise."""
     if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
         return float(value)
     match = _DURATION.match(str(value)) if isinstance(value, str) else None
@@ -38,7 +39,7 @@ def _seconds(value: object) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-Duration = Annotated[float, BeforeValidator(_seconds)]
+Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds, written as a number or as ``"30s"``, ``"15m"``, ``"24h"``, ``"7d"``."""
 
 
@@ -89,11 +90,21 @@ class ActionMessage:
 
     @cached_property
     def record(self) -> Record:
-        """Key and rows of the output. A raw (non-envelope) message is attributed to the client id
-        or, when the broker does not tell it (MQTT does not carry it), to the ``<deviceId>`` level
-        of a ``dt/<site>/<assetType>/<deviceId>/...`` topic."""
-        return to_record(self.output, timestamp=self.timestamp,
-                         device=self.clientid or device_from_topic(self.topic) or "unknown")
+        """Key and rows of the output, a batch exploded into one row per reading and window. A raw
+        (non-envelope) message is attributed to the client id or, when the broker does not tell it
+        (MQTT does not carry it), to the ``<deviceId>`` level of a ``dt/<site>/<assetType>/<deviceId>/...``
+        topic."""
+        return to_record(self.output, timestamp=self.timestamp, device=self._device)
+
+    @cached_property
+    def item(self) -> Record:
+        """The output as AWS's per-message actions see it: one row per top-level scalar attribute,
+        at the time the rule ran, a batch envelope included (it is not exploded)."""
+        return to_record(self.output, timestamp=self.timestamp, device=self._device, explode=False)
+
+    @property
+    def _device(self) -> str:
+        return self.clientid or device_from_topic(self.topic) or "unknown"
 
 
 def device_from_topic(topic: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -17,6 +18,7 @@ from cloud.rules.actions.base import (
     Embedded,
 )
 from cloud.stores.current_state import CurrentStateStore
+from cloud.stores.records import Record
 from cloud.stores.sql import SqlDatabase
 
 
@@ -25,8 +27,9 @@ class SqliteStateBackend(CloudModel):
 
 
 class DynamoDbStateBackend(AwsClientConfig):
-    """A DynamoDB table with hash key ``device`` and range key ``point`` (both strings); items
-    carry ``t``, ``value`` (JSON) and ``expires`` (epoch seconds, for DynamoDB's TTL). A put is
+    """A DynamoDB table. As a rule action it takes the rule output as the item. As the rows
+    processor's sink: hash key ``device`` and range key ``point`` (both strings); items carry
+    ``t``, ``value`` (JSON) and ``expires`` (epoch seconds, for DynamoDB's TTL); a put is
     conditional on ``t``, so an older or repeated update changes nothing."""
 
     type: Literal["dynamodb"]
@@ -53,6 +56,11 @@ class CurrentStateAction(CloudModel):
 
 
 class CurrentStateWrite:
+    """Per message, as AWS's ``dynamoDBv2`` action: the rule output is one item, each top-level
+    attribute a column (dynamodb-v2-rule-action.html); the table's keys must be among them. The
+    embedded store keeps the same attributes per device. A batch's ``last`` values become one
+    entry per point only through the rows processor, which calls :meth:`write`."""
+
     failed_action = "DynamoDBv2Action"
 
     def __init__(self, resource: str, target: CurrentStateStore | AwsClient, ttl: float | None) -> None:
@@ -61,7 +69,19 @@ class CurrentStateWrite:
         self._ttl = ttl
 
     async def __call__(self, message: ActionMessage) -> None:
-        record = message.record
+        if isinstance(self._target, CurrentStateStore):
+            await self._target.write(message.item)
+            return
+        if not isinstance(message.output, dict):
+            raise ValueError("a dynamoDBv2 item needs an object as the rule output")
+        from boto3.dynamodb.types import TypeSerializer
+
+        item = json.loads(json.dumps(message.output), parse_float=Decimal)
+        await self._target.call("put_item", TableName=self.resource,
+                                Item={k: TypeSerializer().serialize(v) for k, v in item.items()})
+
+    async def write(self, record: Record) -> None:
+        """Upsert the latest value of every point of ``record``, an older update changing nothing."""
         if isinstance(self._target, CurrentStateStore):
             await self._target.write(record)
             return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, field_validator
@@ -15,16 +14,14 @@ from cloud.rules.actions.base import (
     CloudModel,
     Duration,
     Embedded,
-    json_line,
 )
 from cloud.stores.partitions import DERIVED_KEYS, partition_keys_valid
-from cloud.stores.records import Row
 
 if TYPE_CHECKING:
     from cloud.stores.lake import LakeStore
 
-FIREHOSE_BATCH = 500
-"""PutRecordBatch takes at most 500 records."""
+FIREHOSE_SEPARATOR = b"\n"
+"""What the exported ``firehose`` action appends to each record (its ``separator``)."""
 
 
 class EmbeddedLakeBackend(CloudModel):
@@ -35,12 +32,17 @@ class EmbeddedLakeBackend(CloudModel):
     """An open file is closed (and becomes visible) at the latest this long after its first row."""
     key_retention: Duration = 30 * 86_400.0
     """How long message keys are remembered to drop redeliveries."""
+    retention: Duration | None = None
+    """Audit retention: a closed file expires (through the archive's chain) this long after its
+    newest row; None keeps files forever."""
 
 
 class FirehoseLakeBackend(AwsClientConfig):
-    """Amazon Data Firehose: one JSON line per row (Firehose converts to Parquet and partitions
-    in S3). Firehose does not deduplicate: a redelivered batch yields its rows again, each with
-    ``epoch`` and ``seq`` to drop them by."""
+    """Amazon Data Firehose: the rule output as one record, as AWS's ``firehose`` action puts it;
+    the delivery stream's transformation (``cloud.rows.aws_lambda.firehose_handler``) explodes it
+    into rows and Firehose converts them to Parquet, partitioned in S3. Firehose does not
+    deduplicate: a redelivered batch yields its rows again, each with ``epoch`` and ``seq`` to
+    drop them by."""
 
     type: Literal["firehose"]
     delivery_stream_name: str
@@ -53,6 +55,9 @@ class LakeAction(CloudModel):
     table: str = Field(default="telemetry", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     partition_by: list[str] = Field(default_factory=lambda: ["site", "date"])
     """Hive partition keys: row fields (``site``, ``device``, ``point``...) or ``date`` / ``hour``."""
+    transform: Literal["rows", "none"] = "rows"
+    """``rows``: each batch becomes one row per reading and window, the transformation the
+    delivery stream runs on AWS; ``none``: one row per top-level scalar attribute of the output."""
     backend: LakeBackend = EmbeddedLakeBackend()
 
     @field_validator("partition_by")
@@ -66,36 +71,32 @@ class LakeAction(CloudModel):
     def build(self, context: BuildContext) -> LakeWrite:
         backend = self.backend
         if isinstance(backend, FirehoseLakeBackend):
-            return LakeWrite(backend.delivery_stream_name, aws_client(context, "firehose", backend))
+            return LakeWrite(backend.delivery_stream_name, aws_client(context, "firehose", backend), self.transform)
         from cloud.stores.lake import LakeStore
 
         root = context.data_dir / "lake" / self.table
         lake = context.shared(f"lake:{root}", lambda: Embedded(
             LakeStore(root, partition_by=self.partition_by, row_group_rows=backend.row_group_rows,
                       file_rows=backend.file_rows, max_file_age=backend.max_file_age,
-                      key_retention=backend.key_retention), LakeStore.flush))
-        return LakeWrite(self.table, lake.store)
+                      key_retention=backend.key_retention, retention=backend.retention),
+            LakeStore.flush))
+        return LakeWrite(self.table, lake.store, self.transform)
 
 
 class LakeWrite:
+    """Per message, as AWS's ``firehose`` action: the output is one record of the delivery stream,
+    whose transformation makes the lake's rows."""
+
     failed_action = "FirehoseAction"
 
-    def __init__(self, resource: str, target: LakeStore | AwsClient) -> None:
+    def __init__(self, resource: str, target: LakeStore | AwsClient, transform: str) -> None:
         self.resource = resource
         self._target = target
+        self._transform = transform
 
     async def __call__(self, message: ActionMessage) -> None:
-        if not isinstance(self._target, AwsClient):
-            await self._target.write(message.record)
+        if isinstance(self._target, AwsClient):
+            await self._target.call("put_record", DeliveryStreamName=self.resource,
+                                    Record={"Data": message.data + FIREHOSE_SEPARATOR})
             return
-        rows = message.record.rows
-        for start in range(0, len(rows), FIREHOSE_BATCH):
-            records = [{"Data": _json_line(row)} for row in rows[start:start + FIREHOSE_BATCH]]
-            response = await self._target.call("put_record_batch", DeliveryStreamName=self.resource,
-                                               Records=records)
-            if response.get("FailedPutCount"):
-                raise RuntimeError(f"Firehose refused {response['FailedPutCount']} of {len(records)} rows")
-
-
-def _json_line(row: Row) -> bytes:
-    return json_line(asdict(row)) + b"\n"
+        await self._target.write(message.record if self._transform == "rows" else message.item)

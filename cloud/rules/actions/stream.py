@@ -63,7 +63,7 @@ class StreamAction(CloudModel):
         backend = self.backend
         if isinstance(backend, EmbeddedStreamBackend):
             root = context.data_dir / "stream" / self.stream_name
-            log = context.shared(f"stream:{root}", lambda: Embedded(
+            log = context.shared(_log_key(context, self.stream_name), lambda: Embedded(
                 StreamLog(root, shards=backend.shards, retention=backend.retention,
                           segment_bytes=backend.segment_bytes), StreamLog.expire))
             return StreamPut(self, log.store)
@@ -73,6 +73,16 @@ class StreamAction(CloudModel):
                 duplicate_window=backend.duplicate_window))
             return StreamPut(self, nats)
         return StreamPut(self, aws_client(context, "kinesis", backend))
+
+
+def _log_key(context: BuildContext, stream_name: str) -> str:
+    return f"stream:{context.data_dir / 'stream' / stream_name}"
+
+
+def embedded_log(context: BuildContext, stream_name: str) -> StreamLog | None:
+    """The embedded stream a stream action of this context writes, if any."""
+    resource = context.resources.get(_log_key(context, stream_name))
+    return resource.store if isinstance(resource, Embedded) and isinstance(resource.store, StreamLog) else None
 
 
 class StreamPut:

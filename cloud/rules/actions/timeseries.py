@@ -16,7 +16,7 @@ from cloud.rules.actions.base import (
     Duration,
     Embedded,
 )
-from cloud.stores.records import Row
+from cloud.stores.records import Record, Row
 from cloud.stores.sql import SqlDatabase
 from cloud.stores.timeseries import TimeseriesStore
 
@@ -53,6 +53,9 @@ class TimeseriesAction(CloudModel):
     retention: Duration = 7 * 86_400.0
     """How long raw rows are kept; hourly rollups stay for ``rollupRetention``."""
     rollup_retention: Duration | None = None
+    memory_retention: Duration = 48 * 3600.0
+    """How long recent rows stay in Timestream's memory store (the rest of ``retention`` is in its
+    magnetic store); the embedded and PostgreSQL stores have one tier."""
     backend: TimeseriesBackend = SqliteTimeseriesBackend()
 
     def build(self, context: BuildContext) -> TimeseriesWrite:
@@ -72,6 +75,10 @@ class TimeseriesAction(CloudModel):
 
 
 class TimeseriesWrite:
+    """Per message, as AWS's ``timestream`` action: each top-level scalar attribute of the rule
+    output is one measure at the time the rule ran (timestream-rule-action.html). A batch's
+    readings become rows only through the rows processor, which calls :meth:`write`."""
+
     failed_action = "TimestreamAction"
 
     def __init__(self, resource: str, target: TimeseriesStore | AwsClient,
@@ -81,23 +88,39 @@ class TimeseriesWrite:
         self._timestream = timestream
 
     async def __call__(self, message: ActionMessage) -> None:
+        await self.write(message.item)
+
+    async def write(self, record: Record) -> None:
+        """Store every row of ``record``."""
         if isinstance(self._target, TimeseriesStore):
-            await self._target.write(message.record)
+            await self._target.write(record)
             return
         assert self._timestream is not None
-        records = [_timestream_record(row) for row in message.record.rows if row.value is not None]
+        records = [timestream_record(row) for row in record.rows if row.value is not None or row.text]
         for start in range(0, len(records), TIMESTREAM_BATCH):
             await self._target.call("write_records", DatabaseName=self._timestream.database_name,
                                     TableName=self._timestream.table_name,
                                     Records=records[start:start + TIMESTREAM_BATCH])
 
 
-def _timestream_record(row: Row) -> dict[str, Any]:
-    return {
+def timestream_record(row: Row) -> dict[str, Any]:
+    """A Timestream record of one row: dimensions ``device`` and ``kind``, the point as measure
+    name; a window is one multi-measure record of its ``value`` (last), ``min``, ``max``, ``avg``,
+    ``n`` and ``w``."""
+    record: dict[str, Any] = {
         "Dimensions": [{"Name": "device", "Value": row.device}, {"Name": "kind", "Value": row.kind}],
         "MeasureName": row.point,
-        "MeasureValue": repr(row.avg if row.kind == "window" and row.avg is not None else row.value),
-        "MeasureValueType": "DOUBLE",
         "Time": str(row.t),
         "TimeUnit": "MILLISECONDS",
     }
+    if row.kind == "window":
+        measures = {"value": row.value, "min": row.min, "max": row.max, "avg": row.avg, "n": row.n, "w": row.w}
+        record["MeasureValueType"] = "MULTI"
+        record["MeasureValues"] = [
+            {"Name": name, "Value": repr(value), "Type": "BIGINT" if isinstance(value, int) else "DOUBLE"}
+            for name, value in measures.items() if value is not None]
+    elif row.value is None:
+        record.update(MeasureValue=row.text, MeasureValueType="VARCHAR")
+    else:
+        record.update(MeasureValue=repr(row.value), MeasureValueType="DOUBLE")
+    return record

@@ -117,7 +117,7 @@ def plan_reads(device: ModbusDeviceBase, *, coalesce_reads: bool = True) -> Read
         gap = device.max_gap * 16 if bits else device.max_gap
         groups = coalesce(points, limit=limit, max_gap=gap) if coalesce_reads else [[p] for p in points]
         for group in groups:
-            requests.append(_request(group))
+            requests.append(request_for(group))
     return ReadPlan(device=device.name, requests=requests)
 
 
@@ -135,7 +135,8 @@ def coalesce(points: Sequence[PlannedPoint], *, limit: int, max_gap: int) -> lis
     return groups
 
 
-def _request(points: list[PlannedPoint]) -> ReadRequest:
+def request_for(points: Sequence[PlannedPoint]) -> ReadRequest:
+    """The one request that reads ``points`` (address-sorted, one table) and its decoder."""
     table = points[0].table
     address = points[0].address
     count = max(p.end for p in points) - address

@@ -4,7 +4,9 @@ Every ``poll_interval`` on the monotonic clock the source runs its read plan on 
 yields the readings of that cycle, stamped with the wall clock (ms) when each response arrived.
 Device faults never raise: they become readings of quality BAD with a code, and counters:
 
-- a Modbus exception response: ``code`` is the exception code (2 illegal address, ...);
+- a Modbus exception response: ``code`` is the exception code (2 illegal address, ...); a read
+  of several points refused with 2 is split until the bad address is found, and the plan keeps
+  it apart from then on (:mod:`~edge_agent.sources.modbus.holes`), so its neighbours stay good;
 - no answer within ``timeout`` after ``retries``: :data:`~edge_agent.sources.status.TIMEOUT`;
 - no connection: :data:`~edge_agent.sources.status.DISCONNECTED`; meanwhile a background task
   reconnects with exponential backoff and full jitter (``reconnect_min`` .. ``reconnect_max``);
@@ -14,7 +16,8 @@ Counters: every request a cycle is due to make counts in ``requests`` and has ex
 ``responses`` (data; of those ``decode_errors`` did not decode), ``exceptions``, ``timeouts``, or
 ``disconnected`` (failed, or not sent, for want of a connection); ``points_read`` (good readings);
 ``reconnects`` (connections made by the background reconnector), ``connect_failures``;
-``overruns`` (cycles skipped because the previous one, or its consumer, was still busy).
+``overruns`` (cycles skipped because the previous one, or its consumer, was still busy);
+``read_splits`` (refused reads split to find a hole in the register map).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from edge_agent.envelope import Quality, Reading
 from edge_agent.metrics import Counters
 from edge_agent.sources.modbus.client import DeviceLink, endpoint
 from edge_agent.sources.modbus.config import ModbusDeviceBase, ModbusRtuDevice, ModbusTcpDevice
+from edge_agent.sources.modbus.holes import isolate, refused
 from edge_agent.sources.modbus.plan import BIT_TABLES, ReadPlan, ReadRequest, plan_reads
 from edge_agent.sources.modbus.schedule import PollSchedule
 from edge_agent.sources.status import DECODE_ERROR, DISCONNECTED, TIMEOUT
@@ -115,21 +119,34 @@ class ModbusSource:
             self.counters.inc("requests", len(self.plan.requests))
             self.counters.inc("disconnected", len(self.plan.requests))
             return [r for req in self.plan.requests for r in self._bad(req, DISCONNECTED, t)]
-        out: list[Reading] = []
+        requests = self.plan.requests
         if self._config.max_in_flight == 1:
-            for request in self.plan.requests:
-                out += await self._read(client, request)
+            results = [await self._read_or_isolate(client, r) for r in requests]
         else:
-            reads = (self._read_bounded(client, r) for r in self.plan.requests)
-            for readings in await asyncio.gather(*reads):
-                out += readings
+            results = await asyncio.gather(*(self._read_bounded(client, r) for r in requests))
+        out = [r for readings, _ in results for r in readings]
         if not client.connected:
             self._lost("connection_lost")
+        elif any(parts != [request] for request, (_, parts) in zip(requests, results, strict=True)):
+            self.plan = ReadPlan(self.plan.device, [p for _, parts in results for p in parts])
         return out
 
-    async def _read_bounded(self, client: Any, request: ReadRequest) -> list[Reading]:
+    async def _read_bounded(self, client: Any, request: ReadRequest) -> tuple[list[Reading], list[ReadRequest]]:
         async with self._in_flight:
-            return await self._read(client, request)
+            return await self._read_or_isolate(client, request)
+
+    async def _read_or_isolate(self, client: Any, request: ReadRequest
+                               ) -> tuple[list[Reading], list[ReadRequest]]:
+        """Read ``request``; if the device refuses it for an illegal address, find the hole (see
+        :mod:`~edge_agent.sources.modbus.holes`). Returns the readings and what replaces the request."""
+        readings = await self._read(client, request)
+        if len(request.points) < 2 or not refused(readings):
+            return readings, [request]
+        found = await isolate(request, lambda part: self._read(client, part))
+        self.counters.inc("read_splits")
+        log.warning("modbus_read_split", extra={"device": self.name, "request": request.describe(),
+                                                "parts": len(found.parts), "bad_points": ", ".join(found.bad_points)})
+        return found.readings, found.parts
 
     async def _read(self, client: Any, request: ReadRequest) -> list[Reading]:
         self.counters.inc("requests")

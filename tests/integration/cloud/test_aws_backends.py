@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from cloud.rules.rulesfile import RulesFile, parse_rules
 from cloud.rules.runner import RulesRunner
+from tests.fixtures.moto import moto_server
 from tests.unit.cloud.batches import make_batch
 
 ACCOUNT = "123456789012"
@@ -25,16 +24,7 @@ INGEST = "$aws/rules/telemetry/dt/plant1/pump/pump-1/telemetry"
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A moto server on a free port with the resources the rules use; yields its endpoint URL."""
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(name, value)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    try:
-        # moto's backends live in this process: start every test from an empty account
-        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=30)
+    with moto_server(monkeypatch, REGION) as url:
         client = _clients(url)
         client["kinesis"].create_stream(StreamName="telemetry", ShardCount=1)
         client["s3"].create_bucket(Bucket="lake")
@@ -42,17 +32,13 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
             DeliveryStreamName="lake-rows", ExtendedS3DestinationConfiguration={
                 "RoleARN": f"arn:aws:iam::{ACCOUNT}:role/firehose", "BucketARN": "arn:aws:s3:::lake"})
         client["dynamodb"].create_table(
-            TableName="state", BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "device", "KeyType": "HASH"},
-                       {"AttributeName": "point", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "device", "AttributeType": "S"},
-                                  {"AttributeName": "point", "AttributeType": "S"}])
+            TableName="devices", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "device", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "device", "AttributeType": "S"}])
         client["sqs"].create_queue(QueueName="errors")
         client["timestream-write"].create_database(DatabaseName="plant")
         client["timestream-write"].create_table(DatabaseName="plant", TableName="readings")
         yield url
-    finally:
-        server.stop()
 
 
 def _clients(url: str) -> dict[str, Any]:
@@ -68,8 +54,8 @@ def aws_rules(url: str, data: Path) -> RulesFile:
         "actions": [
             {"stream": {"streamName": "telemetry", "backend": {"type": "kinesis", **where}}},
             {"lake": {"backend": {"type": "firehose", "deliveryStreamName": "lake-rows", **where}}},
-            {"current_state": {"table": "state", "ttl": "1d",
-                               "backend": {"type": "dynamodb", "tableName": "state", **where}}},
+            {"current_state": {"table": "devices",
+                               "backend": {"type": "dynamodb", "tableName": "devices", **where}}},
             {"timeseries": {"backend": {"type": "timestream", "databaseName": "plant",
                                         "tableName": "readings", **where}}},
             {"republish": {"topic": "nowhere"}},
@@ -97,19 +83,18 @@ async def test_a_batch_reaches_every_aws_backend_and_failures_reach_sqs(aws: str
     objects = client["s3"].list_objects_v2(Bucket="lake")["Contents"]
     lines = [json.loads(line) for o in objects
              for line in client["s3"].get_object(Bucket="lake", Key=o["Key"])["Body"].read().splitlines()]
-    assert sorted((r["seq"], r["point"]) for r in lines) == sorted(
-        [(2, "p0"), (2, "p1"), (2, "p2"), (1, "p0"), (1, "p1"), (1, "p2")])
+    assert sorted(line["seq"] for line in lines) == [1, 2], "firehose puts each message once, as it is"
 
-    items = client["dynamodb"].scan(TableName="state")["Items"]
-    assert {i["point"]["S"]: json.loads(i["value"]["S"]) for i in items} == dict(newer.last), \
-        "the older batch did not overwrite the newer state"
-    assert all(int(i["expires"]["N"]) > newer.end // 1000 for i in items)
+    [item] = client["dynamodb"].scan(TableName="devices")["Items"]
+    assert item["seq"] == {"N": "1"}, "dynamoDBv2 puts the output as one item: the last message wins"
+    assert float(item["last"]["M"]["p0"]["N"]) == older.last["p0"]
 
     from moto.timestreamwrite.models import timestreamwrite_backends
 
     table = timestreamwrite_backends[ACCOUNT][REGION].databases["plant"].tables["readings"]
-    assert {(r["MeasureName"], r["Time"]) for r in table.records} == {
-        (r.point, str(r.t)) for r in (*newer.readings, *older.readings)}
+    assert {r["MeasureName"] for r in table.records} == {
+        "schema", "device", "site", "asset_type", "epoch", "seq", "start", "end"}, \
+        "timestream writes each scalar attribute of the output as one measure"
 
     queue_url = client["sqs"].get_queue_url(QueueName="errors")["QueueUrl"]
     messages = client["sqs"].receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]

@@ -18,9 +18,11 @@ from tests.unit.cloud.batches import make_batch
 RULES = {
     "dataDir": "data",
     "rules": [{"name": "telemetry", "sql": "SELECT * FROM 'dt/+/+/+/telemetry'",
-               "actions": [{"timeseries": {"retention": "3650d"}}, {"current_state": {}},
+               "actions": [{"stream": {"streamName": "telemetry"}},
                            {"republish": {"topic": "nowhere/${topic(4)}"}}],
                "errorAction": {"dlq": {}}}],
+    "processors": [{"name": "rows", "stream": "telemetry", "timeseries": {"retention": "3650d"},
+                    "current_state": {}}],
 }
 
 
@@ -80,7 +82,15 @@ async def test_rules_run_serves_the_rig_and_query_answers(rig: Rig, mqtt_client:
 
 def test_export_aws_writes_one_payload_per_rule(tmp_path: Path) -> None:
     out = tmp_path / "aws"
-    result = edgeferry("rules", "export-aws", "--rules", Path("examples/rules.yaml").resolve(), "--out", out)
+    missing = edgeferry("rules", "export-aws", "--rules", Path("examples/rules.yaml").resolve(), "--out", out,
+                        check=False)
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines() == [
+        "edgeferry: error: cannot export to AWS: give --account, --region, --role-arn "
+        "(or set them in the rules file's aws: block)"], "no silent placeholder account"
+    result = edgeferry("rules", "export-aws", "--rules", Path("examples/rules.yaml").resolve(), "--out", out,
+                       "--account", "111122223333", "--region", "eu-west-1",
+                       "--role-arn", "arn:aws:iam::111122223333:role/rules")
     assert sorted(p.name for p in out.iterdir()) == ["edgeferry_alarms.json", "edgeferry_telemetry.json",
                                                       "hot_reefers.json"]
     assert str(out / "hot_reefers.json") in result.stdout
@@ -98,7 +108,8 @@ def test_bad_input_is_one_line_per_problem_and_never_a_traceback(tmp_path: Path)
     nats = tmp_path / "nats.yaml"
     nats.write_text(yaml.safe_dump({"rules": [{"name": "x", "sql": "SELECT * FROM 'a'", "actions": [
         {"stream": {"streamName": "s", "backend": {"type": "nats"}}}]}]}))
-    refused = edgeferry("rules", "export-aws", "--rules", nats, check=False)
+    refused = edgeferry("rules", "export-aws", "--rules", nats, "--account", "111122223333", "--region",
+                        "eu-west-1", "--role-arn", "arn:aws:iam::111122223333:role/rules", check=False)
     assert refused.returncode == 1
     assert refused.stderr.count("\n") == 1
     assert "NATS JetStream" in refused.stderr
@@ -114,3 +125,17 @@ def test_bad_input_is_one_line_per_problem_and_never_a_traceback(tmp_path: Path)
     assert no_store.returncode == 1
     assert "no current-state store at" in no_store.stderr
     assert not (tmp_path / "nothing").exists()
+
+
+def test_cloud_export_writes_the_stack_and_the_lambda_package(tmp_path: Path) -> None:
+    rules = Path("examples/rules.yaml").resolve()
+    missing = edgeferry("cloud", "export", "--format", "cloudformation", "--rules", rules, "--out", tmp_path,
+                        "--region", "eu-west-1", check=False)
+    assert missing.returncode == 1
+    assert missing.stderr == ("edgeferry: error: cannot export: give --account, --name "
+                              "(or set them in the rules file's aws: block)\n")
+    result = edgeferry("cloud", "export", "--format", "cloudformation", "--rules", rules, "--out", tmp_path,
+                       "--region", "eu-west-1", "--account", "111122223333", "--name", "coldhaul")
+    assert result.stdout.split() == [str(tmp_path / "template.json"), str(tmp_path / "edgeferry-lambda.zip")]
+    template = json.loads((tmp_path / "template.json").read_text())
+    assert template["Parameters"].keys() == {"ArtifactBucket", "ArtifactKey"}

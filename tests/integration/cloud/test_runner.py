@@ -14,7 +14,7 @@ import pytest
 from cloud.rules.rulesfile import RulesFile, parse_rules
 from cloud.rules.runner import RulesRunner
 from tests.integration.cloud.stored import stored
-from tests.unit.cloud.batches import make_batch
+from tests.unit.cloud.batches import T0, make_batch
 
 TOPIC = "dt/plant1/pump/pump-1/telemetry"
 INGEST = f"$aws/rules/telemetry/{TOPIC}"
@@ -28,8 +28,6 @@ def rules_doc(data_dir: Path, *, extra_actions: list[dict[str, Any]] | None = No
              "actions": [
                  {"stream": {"streamName": "telemetry", "backend": {"type": "embedded", "shards": 2}}},
                  {"lake": {"partitionBy": ["site", "date"]}},
-                 {"timeseries": {"retention": "3650d"}},
-                 {"current_state": {}},
                  *(extra_actions or []),
              ],
              "errorAction": {"dlq": {}}},
@@ -40,6 +38,8 @@ def rules_doc(data_dir: Path, *, extra_actions: list[dict[str, Any]] | None = No
             {"name": "off", "sql": "SELECT * FROM 'dt/#'", "ruleDisabled": True,
              "actions": [{"stream": {"streamName": "off"}}]},
         ],
+        "processors": [{"name": "rows", "stream": "telemetry", "timeseries": {"retention": "3650d"},
+                        "current_state": {}}],
     })
 
 
@@ -69,6 +69,7 @@ async def test_a_basic_ingest_batch_reaches_every_sink_of_its_rule(tmp_path: Pat
         outcome = await runner.process(INGEST, make_batch(seq=1, readings=6).encode(), clientid="pump-1")
         assert outcome.fired == ["telemetry"], "basic ingest goes to the named rule only"
         assert outcome.failures == {}
+        await runner.catch_up()
     held = await stored(tmp_path / "data")
     assert [json.loads(r.data)["seq"] for r in held["stream"]] == [1]
     assert held["lake"] == 6
@@ -84,6 +85,7 @@ async def test_redelivered_batches_leave_no_duplicates(tmp_path: Path, published
             await runner.process(INGEST, make_batch(seq=seq, readings=4).encode())
     async with RulesRunner(rules_doc(tmp_path / "data"), publish=published) as runner:
         await runner.process(INGEST, make_batch(seq=2, readings=4).encode())
+        await runner.catch_up()
     held = await stored(tmp_path / "data")
     assert sorted(json.loads(r.data)["seq"] for r in held["stream"]) == [1, 2, 3]
     assert held["lake"] == 12
@@ -117,6 +119,7 @@ async def test_failing_actions_make_exactly_one_dlq_record_per_message(tmp_path:
             assert len(outcome.failures["telemetry"]) == 2
         assert runner.snapshot()["action_errors"] == 4
         assert runner.snapshot()["dlq"] == 2
+        await runner.catch_up()
     held = await stored(tmp_path / "data")
     assert held["timeseries"] == 8, "the actions that worked still wrote"
     assert len(held["dlq"]) == 2
@@ -140,10 +143,29 @@ async def test_malformed_payloads_never_crash_the_runner(tmp_path: Path, runner:
     await runner.process(TOPIC, wrong_shape)
     await runner.process(INGEST, make_batch(seq=1).encode())
     assert runner.snapshot()["messages"] == 4
+    await runner.catch_up()
+    [(processor, _)] = runner.processors
     await runner.__aexit__(None, None, None)
     held = await stored(tmp_path / "data")
     assert binary in [r.data for r in held["stream"]]
-    assert held["timeseries"] == 4 + 2, "the good batch, plus the two scalar fields of the odd object"
+    assert held["timeseries"] == 4, "the good batch's rows; what is not a batch has none"
+    assert processor.counters["not_batches"] == 2, "the binary and the truncated payloads"
+    assert [(r["ruleName"], base64.b64decode(r["base64OriginalPayload"])) for r in held["dlq"]] == [
+        ("telemetry", wrong_shape), ("hot", wrong_shape)], "an invalid envelope: to each rule's DLQ"
+
+
+async def test_per_message_actions_store_the_output_attributes_as_aws_does(tmp_path: Path) -> None:
+    """timestream and dynamoDBv2 act once per message on the SELECT result: SELECT * of a batch
+    stores its scalar attributes (timestream-rule-action.html, dynamodb-v2-rule-action.html)."""
+    doc = parse_rules({"dataDir": str(tmp_path / "data"), "rules": [{
+        "name": "telemetry", "sql": "SELECT * FROM 'dt/+/+/+/telemetry'",
+        "actions": [{"timeseries": {"retention": "3650d"}}, {"current_state": {}}]}]})
+    async with RulesRunner(doc) as runner:
+        await runner.process(INGEST, make_batch(seq=7, readings=6).encode(), clientid="pump-1", timestamp=T0)
+    held = await stored(tmp_path / "data")
+    scalars = {"schema", "device", "site", "asset_type", "epoch", "seq", "start", "end"}
+    assert held["timeseries"] == len(scalars), "one measure per scalar attribute, not one per reading"
+    assert {(s.point, s.t) for s in held["state"]} == {(name, T0) for name in scalars}
 
 
 async def test_a_store_that_cannot_start_is_one_clear_error_without_secrets(tmp_path: Path) -> None:

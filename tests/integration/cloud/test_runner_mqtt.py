@@ -27,12 +27,12 @@ def settings(rig: Rig) -> MqttSettings:
 def rules(data: Path) -> RulesFile:
     return parse_rules({"dataDir": str(data), "rules": [
         {"name": "telemetry", "sql": "SELECT * FROM 'dt/+/+/+/telemetry'",
-         "actions": [{"timeseries": {"retention": "3650d"}}, {"stream": {"streamName": "telemetry"}},
-                     {"lake": {}}, {"current_state": {}}],
+         "actions": [{"stream": {"streamName": "telemetry"}}, {"lake": {}}],
          "errorAction": {"dlq": {}}},
         {"name": "plant1", "sql": "SELECT device, last FROM 'dt/plant1/#' WHERE last.p0 > 250",
          "actions": [{"republish": {"topic": "cmd/${topic(4)}/check", "qos": 1}}]},
-    ]})
+    ], "processors": [{"name": "rows", "stream": "telemetry", "timeseries": {"retention": "3650d"},
+                       "current_state": {}}]})
 
 
 async def until(condition: Callable[[], bool], within: float = WAIT) -> None:

@@ -74,19 +74,19 @@ async def test_configuration_update_applies_live_and_keeps_the_spool(
         await wait_until(lambda: len(nucleus.reports) == 2)
         assert nucleus.reports[1].status == "REJECTED"
         assert "devices[0].points[0].dtype" in nucleus.reports[1].message
-        with caplog.at_level(logging.ERROR, logger="components.gateway"):
+        with caplog.at_level(logging.ERROR, logger="edge_agent.reload"):
             nucleus.apply({"agent": broken, "accessControl": {}})
             await wait_until(lambda: any("configuration_update_refused" in r.getMessage()
                                          for r in caplog.records))
         refused = next(r for r in caplog.records if r.getMessage() == "configuration_update_refused")
-        assert "devices[0].points[0].dtype" in refused.problems  # type: ignore[attr-defined]
+        assert refused.problem.startswith("devices[0].points[0].dtype: ")  # type: ignore[attr-defined]
         assert component.agent.config.devices[0].points[0].dtype == all_points[0]["dtype"]
 
         # Settings naming the spool cannot change live: refused, running config kept.
         moved = copy.deepcopy(updated)
         moved["spool"]["path"] = str(tmp_path / "elsewhere.db")
         caplog.clear()
-        with caplog.at_level(logging.ERROR, logger="components.gateway"):
+        with caplog.at_level(logging.ERROR, logger="edge_agent.reload"):
             nucleus.apply({"agent": moved, "accessControl": {}})
             await wait_until(lambda: any("configuration_update_refused" in r.getMessage()
                                          for r in caplog.records))

@@ -51,7 +51,10 @@ def test_every_local_action_maps_to_its_aws_action_in_a_valid_payload() -> None:
 def test_the_example_rules_file_exports_valid_payloads() -> None:
     from cloud.rules.rulesfile import load_rules
 
-    payloads = export_rules(load_rules(EXAMPLE))
+    with pytest.raises(ExportError, match="give --account, --region, --role-arn"):
+        export_rules(load_rules(EXAMPLE))
+    payloads = export_rules(load_rules(EXAMPLE), account="111122223333", region="eu-west-1",
+                            role_arn="arn:aws:iam::111122223333:role/r")
     assert set(payloads) == {"edgeferry_telemetry", "edgeferry_alarms", "hot_reefers"}
     for name, payload in payloads.items():
         assert create_topic_rule_problems(name, payload) == ""

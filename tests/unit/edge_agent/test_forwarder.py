@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
+import pytest
+
 from edge_agent.envelope import Batch
-from edge_agent.errors import Retryable
+from edge_agent.errors import Retryable, SpoolFull
 from edge_agent.forwarder import Forwarder
 from edge_agent.metrics import Counters
 
@@ -92,3 +95,49 @@ async def test_a_connected_sink_that_fails_is_backed_off_without_waiting_for_a_r
     assert isinstance(spool.acks[0], Retryable)
     assert spool.acks[1] is None
     assert len(sink.sent_at) == 2
+
+
+class _FullDiskSpool:
+    """Hands out batch 1 until an ack of it commits; the first ``failures`` acks (and one take)
+    raise ``SpoolFull``, as a delete commit on a full disk does."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.take_failed = False
+        self.sent: list[int] = []
+        self.acked = asyncio.Event()
+        self.counters = Counters()
+
+    async def take(self) -> tuple[Batch, object]:
+        if not self.take_failed:
+            self.take_failed = True
+            raise SpoolFull("no space left to write spool")
+        if self.acked.is_set():
+            await asyncio.Event().wait()
+
+        async def ack(outcome: BaseException | None) -> None:
+            assert outcome is None
+            if self.failures:
+                self.failures -= 1
+                raise SpoolFull("no space left to write spool")
+            self.acked.set()
+
+        return Batch(device="d", site="s", asset_type="a", epoch="e", seq=1, start=0, end=0), ack
+
+
+async def test_an_ack_that_cannot_commit_is_retried_not_fatal(caplog: pytest.LogCaptureFixture) -> None:
+    spool = _FullDiskSpool(failures=3)
+    sink = _FlakySink(back_after=0.0)
+    await asyncio.sleep(0.01)
+    forwarder = Forwarder(spool, sink, retry_min=0.01, retry_max=0.02)  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING, logger="edge_agent.forwarder"):
+        task = asyncio.create_task(forwarder.run())
+        try:
+            await asyncio.wait_for(spool.acked.wait(), 10)
+        finally:
+            task.cancel()
+    assert len(sink.sent_at) == 4, "the batch stayed in the spool and was sent again until its ack committed"
+    assert forwarder.counters.get("spool_failures") == 4
+    assert forwarder.counters.get("acked") == 1
+    events = [r.getMessage() for r in caplog.records]
+    assert events == ["spool_failing", "spool_recovered"], "one line when it starts, one when it ends"

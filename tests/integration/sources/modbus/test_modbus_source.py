@@ -79,7 +79,7 @@ async def test_serial_rtu_over_a_pseudo_terminal_pair(null_modem: NullModem) -> 
 
 
 async def test_exception_fault_marks_only_the_affected_request_bad() -> None:
-    faults = parse_faults(["exception:105:2"])
+    faults = parse_faults(["exception:105:4"])  # server device failure: the request as a whole
     async with (ModbusSimulator("pump-station", points=300, faults=faults) as sim,
                 ModbusSource(tcp_device(sim.device_config(), **FAST)) as source):
         readings = await source.poll()
@@ -88,7 +88,7 @@ async def test_exception_fault_marks_only_the_affected_request_bad() -> None:
     affected = {p.name for p in request.points}
     for r in readings:
         if r.point in affected:
-            assert (r.q, r.code, r.v) == (Quality.BAD, 2, None)
+            assert (r.q, r.code, r.v) == (Quality.BAD, 4, None)
         else:
             assert r.q is Quality.GOOD
     assert source.counters.get("exceptions") == 1

@@ -117,3 +117,20 @@ def test_no_change_smaller_than_the_band_is_ever_reported(absolute: float | None
         else:
             assert sent is not None
             assert abs(v - sent) <= width(sent), "a change beyond the band was lost"
+
+
+def test_a_new_status_code_is_a_change_like_a_new_value() -> None:
+    f, _ = make(absolute=1.0)
+    bad = [Reading("d", "p", T0 + i, None, Quality.BAD, code) for i, code in enumerate([2, 2, 4, 4])]
+    assert [f.offer(r, 0.0) for r in bad] == [True, False, True, False]
+
+
+def test_a_forgotten_point_has_no_heartbeat_and_reports_its_next_reading() -> None:
+    f, _ = make(absolute=1.0, heartbeat=60)
+    f.offer(Reading("d", "p", T0, 10.0), now=0.0)
+    f.forget(["p"])
+    assert f.heartbeats_due(T0 + 600_000, 600.0) == []
+    assert f.offer(Reading("d", "p", T0 + 601_000, 10.1), now=601.0)  # within the band: reported afresh
+    assert f.heartbeats_due(T0 + 660_000, 660.0) == []
+    assert f.heartbeats_due(T0 + 661_000, 661.0) == [Reading("d", "p", T0 + 661_000, 10.1)]
+    assert len(f._heartbeats) == 1, "one heartbeat entry per point, however often it is forgotten"
