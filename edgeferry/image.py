@@ -10,8 +10,8 @@ Greengrass and no network (a reefer modem image), from an agent config::
 
 The installer makes one environment per version under ``/opt/edgeferry/<version>`` (``current``
 links to it), keeps an existing ``/etc/edgeferry/agent.yaml``, and creates the identity and
-spool directories the config names, mode 0700; systemd's ``StateDirectory=`` hands them to the
-service's user at start.
+spool directories the config names, mode 0700 (systemd's ``StateDirectory=`` hands them to the
+service's user at start), and the system user ``edgeferry`` where the root has a user database.
 """
 
 from __future__ import annotations
@@ -55,7 +55,10 @@ install -m 0644 "$here/edgeferry.service" "$root/etc/systemd/system/edgeferry.se
 for dir in {directories}; do
   mkdir -p "$root$dir" && chmod 0700 "$root$dir"
 done
-echo "edgeferry {version} installed in ${{root:-/}}{prefix}/{version}"
+if [ -f "$root/etc/passwd" ] && ! grep -q '^edgeferry:' "$root/etc/passwd" && command -v useradd >/dev/null; then
+  useradd ${{root:+--root "$root"}} --system --no-create-home --shell /usr/sbin/nologin edgeferry
+fi
+echo "edgeferry {version} installed in $root{prefix}/{version}"
 """
 
 _UNIT = """[Unit]
