@@ -88,7 +88,7 @@ def main() -> None:
         built = build_component(out=work / "gb", version="1.0.0", platforms=platforms)
         print("component artifact (wheelhouse archive for CPython 3.11-3.13) per platform:")
         for platform, archive in built.artifacts.items():
-            print(f"  {platform:14} {archive.stat().st_size / MIB:6.1f} MB")
+            print(f"  {platform:14} {archive.stat().st_size / MIB:6.1f} MiB")
         for reason in built.skipped.values():
             print(f"  left out: {reason}")
         wheelhouse = work / "wheelhouse"
@@ -101,11 +101,11 @@ def main() -> None:
         # as the component's install step and the image's installer leave it
         subprocess.run([python, "-m", "pip", "uninstall", "--quiet", "--yes", "pip", "setuptools"], check=True)
         bytecode = sum(tree_size(p) for p in env.rglob("__pycache__"))
-        print(f"edge install (Python {python_version}, venv installed offline): {tree_size(env) / MIB:.0f} MB on disk, "
-              f"of which {bytecode / MIB:.0f} MB compiled bytecode")
+        print(f"edge install (Python {python_version}, venv installed offline): {tree_size(env) / MIB:.0f} MiB on disk, "
+              f"of which {bytecode / MIB:.0f} MiB compiled bytecode")
         dev = ROOT / ".venv"
         if dev.is_dir():
-            print(f"development venv (.venv, edgeferry[dev]): {tree_size(dev) / MIB:.0f} MB")
+            print(f"development venv (.venv, edgeferry[dev]): {tree_size(dev) / MIB:.0f} MiB")
         first_poll, rss = asyncio.run(run_reefer(python, work, seconds))
         print("reefer agent (examples/reefer.yaml, Modbus/TCP simulator, MQTT to the rig), from the edge install:")
         print(f"  cold start to first poll: {first_poll:.2f} s")
