@@ -10,7 +10,11 @@ that advances one poll interval per poll and drives the real :class:`Aggregator`
 - ``healthy``: the simulator answers every poll;
 - ``unplugged``: the simulator is gone (its server shut down), so every poll of the source finds
   no connection, as with a pulled cable or a powered-off PLC (the reconnector keeps failing);
-- ``back``: a new simulator on the same port; the source reconnects and data flows again.
+- ``not answering``: a simulator that accepts connections but drops every reply (its
+  ``timeout:1`` fault), as a PLC in a fault state or a gateway whose serial line is dead: each
+  poll's first request times out, the client drops the connection, the rest of the poll is
+  disconnected, the next poll reconnects;
+- ``back``: an answering simulator on the same port again.
 
 Printed per phase: batches (one MQTT publish each), payload KB and 5 KB metering units, per hour,
 the ratio of batches to the healthy phase, and the device state records sent.
@@ -39,6 +43,7 @@ from edge_agent.envelope import Batch, metering_units
 from edge_agent.sources.modbus.config import ModbusTcpDevice
 from edge_agent.sources.modbus.source import ModbusSource
 from edge_agent.sources.status import NAMES
+from simulators.modbus.faults import parse_faults
 from simulators.modbus.server import ModbusSimulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,17 +76,6 @@ class Phase:
         return value / self.hours
 
 
-async def run_phase(phase: Phase, source: ModbusSource, aggregator: Aggregator, clock: ManualClock,
-                    interval: float) -> None:
-    """``phase.hours`` of polls; every poll's readings stamped with the manual clock."""
-    for _ in range(round(phase.hours * 3600 / interval)):
-        t = clock.wall_ms()
-        scan = [r._replace(t=t) for r in await source.poll()]
-        phase.count(aggregator.add(scan, clock.monotonic()))
-        clock.advance(interval)
-        phase.count(aggregator.tick(clock.monotonic()))
-
-
 def station(config: AgentConfig, port: int) -> ModbusTcpDevice:
     """The station's Modbus PLC, pointed at the simulator; quick to give up on a dead link."""
     [plc] = [d for d in config.devices if isinstance(d, ModbusTcpDevice)]
@@ -97,17 +91,29 @@ async def main(args: argparse.Namespace) -> list[Phase]:
     config = full.model_copy(update={"devices": [plc]})
     clock = ManualClock(wall_ms=START_MS, monotonic=0.0)
     aggregator = Aggregator.from_config(config, epoch="bench", next_seq=1, clock=clock)
-    phases = [Phase("healthy", args.hours), Phase("unplugged", args.hours), Phase("back", args.hours)]
+    phases = [Phase(name, args.hours) for name in ("healthy", "unplugged", "not answering", "back")]
+    healthy, unplugged, silent, back = phases
+
+    async def run(phase: Phase, source: ModbusSource) -> None:
+        for _ in range(round(phase.hours * 3600 / plc.poll_interval)):
+            t = clock.wall_ms()
+            scan = [r._replace(t=t) for r in await source.poll()]
+            phase.count(aggregator.add(scan, clock.monotonic()))
+            clock.advance(plc.poll_interval)
+            phase.count(aggregator.tick(clock.monotonic()))
+
     async with ModbusSource(plc) as source:
-        await run_phase(phases[0], source, aggregator, clock, plc.poll_interval)
+        await run(healthy, source)
         await first.__aexit__(None, None, None)
-        await run_phase(phases[1], source, aggregator, clock, plc.poll_interval)
-        async with ModbusSimulator("pump-station", points=710, port=plc.port, update_interval=0.05):
-            for _ in range(200):  # let the reconnector find the PLC again (real time)
-                if source.connected:
-                    break
-                await asyncio.sleep(0.05)
-            await run_phase(phases[2], source, aggregator, clock, plc.poll_interval)
+        await run(unplugged, source)
+    # Every reply dropped; a short timeout only to keep the run short (a poll still counts as one
+    # poll interval of station time, as a 1 s timeout would roughly take).
+    async with (ModbusSimulator("pump-station", points=710, port=plc.port, faults=parse_faults(["timeout:1"])),
+                ModbusSource(plc.model_copy(update={"timeout": 0.02})) as source):
+        await run(silent, source)
+    async with (ModbusSimulator("pump-station", points=710, port=plc.port, update_interval=0.05),
+                ModbusSource(plc) as source):
+        await run(back, source)
     return phases
 
 

@@ -24,8 +24,12 @@ from typing import Any
 from cloud.rules.actions import ActionSpec
 from cloud.rules.actions.current_state import CurrentStateAction, DynamoDbStateBackend
 from cloud.rules.actions.dlq import DlqAction, SqsQueueBackend
+from cloud.rules.actions.function import LambdaAction
 from cloud.rules.actions.lake import FirehoseLakeBackend, LakeAction
+from cloud.rules.actions.metric import CloudwatchMetricAction
 from cloud.rules.actions.republish import RepublishAction
+from cloud.rules.actions.s3 import S3Action
+from cloud.rules.actions.sns import SnsAction
 from cloud.rules.actions.stream import NatsStreamBackend, StreamAction
 from cloud.rules.actions.timeseries import PostgresTimeseriesBackend, TimeseriesAction, TimestreamBackend
 from cloud.rules.rulesfile import (
@@ -123,8 +127,22 @@ def _action(spec: ActionSpec, target: Target, where: str) -> dict[str, Any]:
         return {"sqs": {**role, "queueUrl": url, "useBase64": use_base64}}
     if isinstance(config, TimeseriesAction):
         return {"timestream": _timestream(config, role, where)}
+    if isinstance(config, S3Action):
+        acl = {"cannedAcl": config.canned_acl} if config.canned_acl else {}
+        return {"s3": {**role, "bucketName": config.bucket_name, "key": config.key, **acl}}
+    if isinstance(config, SnsAction):
+        return {"sns": {**role, "targetArn": config.target_arn, "messageFormat": config.message_format}}
+    if isinstance(config, CloudwatchMetricAction):
+        stamp = {"metricTimestamp": config.metric_timestamp} if config.metric_timestamp else {}
+        return {"cloudwatchMetric": {**role, "metricNamespace": config.metric_namespace,
+                                     "metricName": config.metric_name, "metricValue": config.metric_value,
+                                     "metricUnit": config.metric_unit, **stamp}}
+    if isinstance(config, LambdaAction):
+        # no role: the function's resource policy lets IoT invoke it (lambda-rule-action.html)
+        return {"lambda": {"functionArn": config.function_arn}}
     assert isinstance(config, RepublishAction)
-    return {"republish": {**role, "topic": config.topic, "qos": config.qos}}
+    headers = {"headers": config.headers.model_dump(by_alias=True, exclude_none=True)} if config.headers else {}
+    return {"republish": {**role, "topic": config.topic, "qos": config.qos, **headers}}
 
 
 def _timestream(config: TimeseriesAction, role: dict[str, Any], where: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edge_agent.config import AgentConfig
-from edge_agent.envelope import Reading, metering_units
+from edge_agent.envelope import Batch, Reading, metering_units
 from edge_agent.sources.modbus.config import ModbusDeviceBase
 from edge_agent.sources.modbus.plan import plan_reads
 from edge_agent.sources.opcua.config import OpcUaDevice
@@ -57,7 +57,8 @@ def summarize(config: AgentConfig) -> ConfigSummary:
         period = min(batch.max_bytes / (rate * reading_bytes), batch.max_readings / rate,
                      batch.max_age)
         batches_per_day = SECONDS_PER_DAY / period
-        batch_bytes = int(min(batch.max_bytes, rate * period * reading_bytes + 200))
+        polls = max(1, round(rate * period / max(1, len(config.point_names()))))
+        batch_bytes = int(min(batch.max_bytes, _sample_batch_bytes(config, polls)))
     units = batches_per_day * metering_units(batch_bytes) if batch_bytes else 0.0
     return ConfigSummary(thing=config.thing, devices=devices, reports_per_second=rate,
                          quiet_reports_per_second=quiet,
@@ -108,8 +109,19 @@ def _reports_per_second(config: AgentConfig) -> tuple[float, float]:
     return quiet, busy
 
 
-def _typical_reading_bytes(config: AgentConfig) -> int:
-    names = config.point_names()
-    longest = max(names, key=len) if names else "point"
-    sample = Reading(device=config.thing, point=longest, t=1_700_000_000_000, v=1234.5678)
-    return len(str(sample.to_json()).replace(" ", "")) + 1
+def _typical_reading_bytes(config: AgentConfig) -> float:
+    """Bytes one more reading adds to a batch in the configured form (``batching.form``)."""
+    names = len(config.point_names()) or 1
+    return (_sample_batch_bytes(config, 11) - _sample_batch_bytes(config, 1)) / (10 * names)
+
+
+def _sample_batch_bytes(config: AgentConfig, polls: int) -> int:
+    """Size of a batch of ``polls`` polls of every point (four-decimal values, the poll interval
+    apart), encoded in the configured form."""
+    names = config.point_names() or ["point"]
+    step = int(min((d.poll_interval for d in config.devices), default=1.0) * 1000)
+    t0 = 1_700_000_000_000
+    readings = tuple(Reading(config.thing, name, t0 + k * step, 1234.5678) for k in range(polls) for name in names)
+    return len(Batch(device=config.thing, site=config.site, asset_type=config.asset_type, epoch="0" * 16,
+                     seq=1, start=t0, end=readings[-1].t, readings=readings,
+                     last=dict.fromkeys(names, 1234.5678), compact=config.batching.form == "compact").encode())

@@ -15,6 +15,16 @@ from numbers import Number
 from typing import Any, Final, NamedTuple
 
 SCHEMA: Final = "edgeferry.batch/1"
+SCHEMA_COMPACT: Final = "edgeferry.batch/2"
+"""The compact form: ``points`` holds each point's readings as columns, times delta-encoded
+(the first against ``start``, each next against the one before), so a point's name is written
+once per batch instead of once per reading. Everything else is as in ``edgeferry.batch/1``::
+
+    "points": {"temp": {"t": [0, 30000, 30000], "v": [4.1, 4.2, 4.2]},
+               "door": {"t": [12, 30000, 30000], "v": [false, true, true], "q": [0, 2, 0]}}
+
+``q`` is left out when every reading of the point is good, ``code`` when none has one.
+"""
 MAX_PAYLOAD_BYTES: Final = 128 * 1024
 """AWS IoT Core rejects a PUBLISH whose payload is larger than 128 KB (limits-iot.md)."""
 METERING_UNIT_BYTES: Final = 5 * 1024
@@ -105,6 +115,8 @@ class Batch:
     """Batches of this epoch the device will never send, counted when this one was made: dropped
     by its spool (full, expired, refused by a full disk, lost with its log) or refused by the
     cloud. Cumulative, so any later batch explains every earlier gap; absent when 0."""
+    compact: bool = False
+    """Encode as :data:`SCHEMA_COMPACT` (readings as per-point columns)."""
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -112,7 +124,7 @@ class Batch:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "schema": SCHEMA,
+            "schema": SCHEMA_COMPACT if self.compact else SCHEMA,
             "device": self.device,
             "site": self.site,
             "asset_type": self.asset_type,
@@ -121,7 +133,9 @@ class Batch:
             "start": self.start,
             "end": self.end,
         }
-        if self.readings:
+        if self.readings and self.compact:
+            out["points"] = _columns(self.readings, self.start)
+        elif self.readings:
             out["readings"] = [r.to_json() for r in self.readings]
         if self.windows:
             out["windows"] = [w.to_json() for w in self.windows]
@@ -135,6 +149,26 @@ class Batch:
     def encode(self) -> bytes:
         """Compact JSON bytes: the MQTT payload."""
         return encode_json(self.to_json())
+
+
+def _columns(readings: Sequence[Reading], start: int) -> dict[str, dict[str, list[Any]]]:
+    columns: dict[str, dict[str, list[Any]]] = {}
+    previous: dict[str, int] = {}
+    for r in readings:
+        column = columns.get(r.point)
+        if column is None:
+            column = columns[r.point] = {"t": [], "v": [], "q": [], "code": []}
+        column["t"].append(r.t - previous.get(r.point, start))
+        previous[r.point] = r.t
+        column["v"].append(r.v)
+        column["q"].append(int(r.q))
+        column["code"].append(r.code)
+    for column in columns.values():
+        if not any(column["q"]):
+            del column["q"]
+        if all(code is None for code in column["code"]):
+            del column["code"]
+    return columns
 
 
 def encode_json(obj: Any) -> bytes:
@@ -157,7 +191,7 @@ def _finite(obj: Any) -> Any:
 
 
 class EnvelopeError(ValueError):
-    """A payload that is not a valid ``edgeferry.batch/1`` envelope; the message names the field."""
+    """A payload that is not a valid ``edgeferry.batch/1`` or ``/2`` envelope; the message names the field."""
 
 
 class NotAnEnvelope(EnvelopeError):
@@ -179,7 +213,7 @@ def decode_batch(payload: bytes | str | Mapping[str, Any]) -> Batch:
     naming the first field that is missing, of the wrong type or out of range.
 
     Both sides trust what this accepts: integers are integers (not floats, not booleans) within 64
-    bits, names are non-empty strings, values are JSON scalars, and a byte payload is at most
+    bits (``seq`` and ``dropped`` not negative), names are non-empty strings, values are JSON scalars, and a byte payload is at most
     :data:`MAX_PAYLOAD_BYTES`. Fields it does not know are ignored (the contract grows additively).
     """
     if isinstance(payload, bytes | str):
@@ -192,20 +226,42 @@ def decode_batch(payload: bytes | str | Mapping[str, Any]) -> Batch:
             raise NotAnEnvelope(f"not JSON: {exc}") from None
     else:
         obj = payload
-    if not isinstance(obj, Mapping) or obj.get("schema") != SCHEMA:
-        raise NotAnEnvelope(f"not an {SCHEMA} envelope")
+    if not isinstance(obj, Mapping) or obj.get("schema") not in (SCHEMA, SCHEMA_COMPACT):
+        raise NotAnEnvelope(f"not an {SCHEMA} or {SCHEMA_COMPACT} envelope")
+    compact = obj["schema"] == SCHEMA_COMPACT
     device = _name(obj, "device", NAME_MAX)
     alarms = tuple(_mapping(a, f"alarms[{i}]") for i, a in enumerate(_list(obj, "alarms")))
     return Batch(
         device=device, site=_name(obj, "site"), asset_type=_name(obj, "asset_type"),
-        epoch=_name(obj, "epoch"), seq=_integer(obj, "seq", 1), start=_integer(obj, "start"),
+        epoch=_name(obj, "epoch"), seq=_integer(obj, "seq", 0), start=_integer(obj, "start"),
         end=_integer(obj, "end"),
-        readings=tuple(_reading(device, r, f"readings[{i}]") for i, r in enumerate(_list(obj, "readings"))),
+        readings=_from_columns(device, obj) if compact else
+        tuple(_reading(device, r, f"readings[{i}]") for i, r in enumerate(_list(obj, "readings"))),
         windows=tuple(_window(w, f"windows[{i}]") for i, w in enumerate(_list(obj, "windows"))),
         last={str(k): _value(v, f"last.{k}") for k, v in _mapping(obj.get("last", {}), "last").items()},
         kind=BatchKind.ALARM if alarms else BatchKind.TELEMETRY, alarms=alarms,
-        dropped=_integer(obj, "dropped", 0, default=0),
+        dropped=_integer(obj, "dropped", 0, default=0), compact=compact,
     )
+
+
+def _from_columns(device: str, obj: Mapping[str, Any]) -> tuple[Reading, ...]:
+    """The readings of a compact envelope's ``points``, each checked as a full-form reading is."""
+    out = []
+    start = _integer(obj, "start")
+    for point, raw in _mapping(obj.get("points", {}), "points").items():
+        where = f"points.{point}"
+        column = _mapping(raw, where)
+        times, values = _list(column, "t"), _list(column, "v")
+        qualities, codes = _list(column, "q") or [0] * len(times), _list(column, "code") or [None] * len(times)
+        if not len(times) == len(values) == len(qualities) == len(codes):
+            raise EnvelopeError(f"{where}: its t, v, q and code columns differ in length")
+        t = start
+        for i, (dt, v, q, code) in enumerate(zip(times, values, qualities, codes, strict=True)):
+            if type(dt) is not int:
+                raise EnvelopeError(f"{where}.t[{i}]: an integer is required, not {dt!r}"[:160])
+            t += dt
+            out.append(_reading(device, {"point": point, "t": t, "v": v, "q": q, "code": code}, f"{where}[{i}]"))
+    return tuple(out)
 
 
 def _reading(device: str, raw: object, where: str) -> Reading:

@@ -25,6 +25,8 @@ def register_cost(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--report-every", required=True, metavar="DURATION", help="e.g. 30s")
     parser.add_argument("--bundle", required=True, metavar="DURATION", help="one message per bundle, e.g. 5m")
     parser.add_argument("--points", type=int, default=13, help="points per report (default 13, the reefer's)")
+    parser.add_argument("--form", choices=["full", "compact"], default="full",
+                        help="envelope form of the batched messages (batching.form)")
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(func=run_cost)
 
@@ -39,7 +41,7 @@ def run_cost(args: argparse.Namespace) -> int:
         print("edgeferry: error: --devices, --points and --report-every must be positive", file=sys.stderr)
         return 2
     prices = PriceList.load()
-    batched = estimate(Fleet(args.devices, every, bundle, args.points), prices)
+    batched = estimate(Fleet(args.devices, every, bundle, args.points, args.form == "compact"), prices)
     raw = estimate(Fleet(args.devices, every, 0, args.points), prices)
     if args.json:
         print(json.dumps({"prices": prices.date, "region": prices.region,

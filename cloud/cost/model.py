@@ -60,6 +60,8 @@ class Fleet:
     report_every: float
     bundle: float
     points: int = 13
+    compact: bool = False
+    """Messages in the compact envelope form (``edgeferry.batch/2``)."""
     site: str = "fleet-eu"
     asset_type: str = "reefer"
     rule: str = "edgeferry_telemetry"
@@ -138,7 +140,7 @@ def sample_batch(fleet: Fleet) -> Batch:
                      for r in range(fleet.reports_per_message) for i, name in enumerate(names))
     return Batch(device="trailer-00001", site=fleet.site, asset_type=fleet.asset_type, epoch="3f9c2a7e1b5d4c60",
                  seq=123456, start=t0, end=readings[-1].t, readings=readings,
-                 last={r.point: r.v for r in readings[-fleet.points:]})
+                 last={r.point: r.v for r in readings[-fleet.points:]}, compact=fleet.compact)
 
 
 def estimate(fleet: Fleet, prices: PriceList, assume: Assumptions = Assumptions()) -> Estimate:

@@ -11,8 +11,8 @@ from cloud.export.cloudformation import cloudformation_template
 from cloud.export.functions import PACKAGE_NAME, build_package
 from cloud.export.stack import stack_settings
 from cloud.export_aws import ExportError
+from cloud.rig.files import write_text
 from cloud.rules.rulesfile import RulesFileError, load_rules, print_problems
-from edge_agent.files import write_atomic
 from provisioning.service.templates import DEFAULT_TEMPLATE_PATH, TemplateError, load_template
 
 TEMPLATE_NAME = "template.json"
@@ -51,7 +51,7 @@ def run_export(args: argparse.Namespace) -> int:
         print(f"edgeferry: error: cannot export: {exc}", file=sys.stderr)
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
-    write_atomic(args.out / TEMPLATE_NAME, (json.dumps(template, indent=2) + "\n").encode(), 0o644)
+    write_text(args.out / TEMPLATE_NAME, json.dumps(template, indent=2) + "\n")
     print(args.out / TEMPLATE_NAME)
     if not args.no_package:
         print(build_package(args.out / PACKAGE_NAME))

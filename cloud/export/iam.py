@@ -47,6 +47,15 @@ def rule_action_statements(stack: Stack, kind: str, action: dict[str, Any]) -> l
         return [statement(["sqs:SendMessage"], [stack.arn("sqs", action["queueUrl"].rsplit("/", 1)[-1])])]
     if kind == "timestream":
         return timestream_statements(stack, action["databaseName"], action["tableName"])
+    if kind == "s3":
+        return [statement(["s3:PutObject"], [f"arn:aws:s3:::{action['bucketName']}/*"])]
+    if kind == "sns":
+        return [statement(["sns:Publish"], [action["targetArn"]])]
+    if kind == "cloudwatchMetric":
+        # PutMetricData takes no resource; the namespace condition narrows it (when not a template)
+        namespace = action["metricNamespace"]
+        limit = {} if "${" in namespace else {"Condition": {"StringEquals": {"cloudwatch:namespace": namespace}}}
+        return [{**statement(["cloudwatch:PutMetricData"], ["*"]), **limit}]
     if kind == "republish":
         prefix = action["topic"].split("${", 1)[0]
         return [statement(["iot:Publish"], [stack.arn("iot", f"topic/{prefix}*" if "${" in action["topic"]

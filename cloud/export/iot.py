@@ -26,12 +26,19 @@ def add_topic_rule(t: Template, stack: Stack, rule: RuleSpec) -> str:
         return get_arn(logical_id(rule.name, where.rsplit(": ", 1)[-1], "Role"))
 
     payload = topic_rule_payload(rule, Target(stack.account, stack.region, action_role))
+    rule_id = logical_id(rule.name, "Rule")
     for action in [*payload["actions"], *([payload["errorAction"]] if "errorAction" in payload else [])]:
         [(kind, body)] = action.items()
+        if kind == "lambda":
+            t.add(logical_id(rule.name, body["functionArn"].rsplit(":", 1)[-1], "Permission"),
+                  "AWS::Lambda::Permission", {
+                      "Action": "lambda:InvokeFunction", "FunctionName": body["functionArn"],
+                      "Principal": "iot.amazonaws.com", "SourceAccount": stack.account,
+                      "SourceArn": stack.arn("iot", f"rule/{rule.name}")})
+            continue
         t.add(body["roleArn"]["Fn::GetAtt"][0], "AWS::IAM::Role",
               role(stack, "iot.amazonaws.com", rule_action_statements(stack, kind, body)))
-    return t.add(logical_id(rule.name, "Rule"), "AWS::IoT::TopicRule",
-                 {"RuleName": rule.name, "TopicRulePayload": pascal(payload)})
+    return t.add(rule_id, "AWS::IoT::TopicRule", {"RuleName": rule.name, "TopicRulePayload": pascal(payload)})
 
 
 def pascal(value: Any) -> Any:

@@ -51,6 +51,9 @@ SCHEMA = (
 )
 
 
+COMMAND_DEDUP_MS = 5_000
+
+
 class LeaseLost(Exception):
     """The partition now belongs to another worker: this worker's pending work is discarded."""
 
@@ -160,11 +163,18 @@ class Checkpoint:
 
     # -- operators' commands ---------------------------------------------------------------------
     def issue(self, model: str, alarm: str, key: str, command: str, snooze_ms: int = 0) -> int:
-        """Queue an operator's command for the worker owning the key; return its id."""
+        """Queue an operator's command for the worker owning the key; return its id. The same
+        command still pending from the last few seconds is not queued twice (every worker of a
+        group receives an MQTT command)."""
         def insert(tx: Transaction) -> int:
+            now = int(time.time() * 1000)
+            same = tx.query("SELECT id FROM proc_commands WHERE model = ? AND alarm = ? AND k = ? AND "
+                            "command = ? AND snooze_ms = ? AND applied = 0 AND issued > ?",
+                            (model, alarm, key, command, snooze_ms, now - COMMAND_DEDUP_MS))
+            if same:
+                return int(same[0][0])
             tx.execute("INSERT INTO proc_commands (model, alarm, k, command, snooze_ms, issued) "
-                       "VALUES (?, ?, ?, ?, ?, ?)",
-                       (model, alarm, key, command, snooze_ms, int(time.time() * 1000)))
+                       "VALUES (?, ?, ?, ?, ?, ?)", (model, alarm, key, command, snooze_ms, now))
             return int(tx.query("SELECT MAX(id) FROM proc_commands")[0][0])
         return self.db.transact(insert)
 

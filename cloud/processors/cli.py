@@ -44,6 +44,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--status-every", type=float, default=30.0, metavar="S")
     run.set_defaults(func=_run)
 
+    letters = commands.add_parser("dead-letters", help="late readings and undecodable records, with why")
+    letters.add_argument("--state", type=Path, required=True, help="the processors' checkpoint database")
+    letters.add_argument("--limit", type=int, default=100, help="show at most this many (oldest first)")
+    letters.set_defaults(func=_dead_letters)
+
     alarms = sub.add_parser("alarms", help="list and acknowledge, snooze or reset alarms")
     verbs = alarms.add_subparsers(dest="cloud_alarms_command", metavar="SUBCOMMAND", required=True)
     listing = verbs.add_parser("list", help="alarms and their states")
@@ -110,6 +115,20 @@ def _open(path: Path) -> Checkpoint | None:
     checkpoint = Checkpoint(SqlDatabase(path=path))
     checkpoint.open()
     return checkpoint
+
+
+def _dead_letters(args: argparse.Namespace) -> int:
+    checkpoint = _open(args.state)
+    if checkpoint is None:
+        return _fail(f"no processors state at {args.state}")
+    try:
+        letters = checkpoint.dead_letters()
+    finally:
+        checkpoint.close()
+    for reason, body in letters[:args.limit]:
+        print(f"{reason}: {body}")
+    print(f"{len(letters)} dead letters")
+    return 0
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -19,8 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cloud.processors.actions import Action
 from cloud.processors.expressions import Expression, Scope
-from cloud.processors.model import Action, DetectorModel, Event
+from cloud.processors.model import DetectorModel, Event
 
 _TIMER_ACTIONS = frozenset({"set_timer", "reset_timer", "clear_timer"})
 

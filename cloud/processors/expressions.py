@@ -4,8 +4,9 @@ The syntax follows AWS IoT Events (iotevents-expressions.md): ``$input.<point>``
 latest value of a point, whose name may hold dots: ``$input.Reefer.ReturnAir``),
 ``$variable.<name>``, literals (numbers, 'strings', ``true``, ``false``), ``&& || !``,
 comparisons, arithmetic, and the functions ``timeout("timer")`` (true only in the evaluation a
-timer's expiry starts), ``isUndefined(x)`` and ``abs(x)``. An expression over an undefined value
-or of mismatched types evaluates to undefined, which a condition takes as false.
+timer's expiry starts), ``isUndefined(x)``, ``abs(x)``, ``max(a, b)`` and ``min(a, b)``. An
+expression over an undefined value or of mismatched types evaluates to undefined, which a
+condition takes as false.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ _TOKEN = re.compile(r"""\s*(?:
 )""", re.VERBOSE)
 _OPS = {"&&": " and ", "||": " or ", "!": " not "}
 _NAMES = {"true": "True", "false": "False"}
-_FUNCTIONS = frozenset({"timeout", "isUndefined", "abs", "_in", "_var"})
+_FUNCTIONS = frozenset({"timeout", "isUndefined", "abs", "max", "min", "_in", "_var"})
 _NODES = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
           ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Mod, ast.Compare, ast.Eq, ast.NotEq,
           ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Call, ast.Name, ast.Load, ast.Constant)
@@ -55,7 +56,7 @@ class Expression:
         names: dict[str, Callable[..., Any]] = {
             "_in": scope.inputs.get, "_var": scope.variables.get,
             "timeout": lambda name: name == scope.expired_timer,
-            "isUndefined": lambda value: value is None, "abs": abs,
+            "isUndefined": lambda value: value is None, "abs": abs, "max": max, "min": min,
         }
         try:
             return eval(self._code, {"__builtins__": {}}, names)

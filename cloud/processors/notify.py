@@ -13,7 +13,7 @@ import urllib.request
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from cloud.processors.model import Action
+from cloud.processors.actions import Action
 from cloud.rules.actions.aws import AwsClient
 from cloud.rules.actions.base import AwsClientConfig
 from cloud.stores.current_state import CurrentStateStore

@@ -20,10 +20,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cloud.processors.actions import Action
 from cloud.processors.alarms import Alarm, AlarmChange, Command, clear_alarm, command, raise_alarm
+from cloud.processors.anomaly import AnomalyOperator, AnomalyScore
 from cloud.processors.detector import Detector, Effect, Instance
 from cloud.processors.inputs import DeviceInput, EnvelopeError, inputs_of
-from cloud.processors.model import Action, ProcessorConfig
+from cloud.processors.model import ProcessorConfig
 from cloud.processors.windows import LateReading, WindowOperator, WindowResult
 
 
@@ -46,6 +48,7 @@ class Step:
     undecodable: list[tuple[str, bytes]] = field(default_factory=list)
     """(reason, record data) of records that are not envelopes."""
     changes: list[AlarmChange] = field(default_factory=list)
+    scores: list[AnomalyScore] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
     dirty: set[tuple[str, str]] = field(default_factory=set)
     """(operator, key) whose state changed: ``window:<name>``, ``detector:<model>``."""
@@ -55,11 +58,12 @@ class Step:
         self.late += other.late
         self.undecodable += other.undecodable
         self.changes += other.changes
+        self.scores += other.scores
         self.notifications += other.notifications
         self.dirty |= other.dirty
 
     def __bool__(self) -> bool:
-        return bool(self.windows or self.late or self.undecodable or self.changes
+        return bool(self.windows or self.late or self.undecodable or self.changes or self.scores
                     or self.notifications or self.dirty)
 
 
@@ -73,6 +77,8 @@ class PartitionProcessor:
         self.windows = {spec.name: WindowOperator(spec) for spec in config.windows}
         self.detectors = {m.detector_model_name: Detector(m) for m in config.detector_models}
         self.instances: dict[str, dict[str, Instance]] = {name: {} for name in self.detectors}
+        self.anomalies = [AnomalyOperator(spec) for spec in config.anomalies]
+        """Forests are not checkpointed (megabytes each): after a restart they learn again."""
         self.alarms: dict[tuple[str, str, str], Alarm] = {}
         self._timers: list[tuple[int, str, str]] = []
         """(due, model, key) heap; an entry is checked against the instance when popped."""
@@ -111,6 +117,8 @@ class PartitionProcessor:
             step.windows += closed
             step.late += late
             step.dirty.add((f"window:{name}", inp.device))
+            if closed:
+                self._score(name, closed, step)
         for name, detector in self.detectors.items():
             instances = self.instances[name]
             instance = instances.get(inp.device)
@@ -127,6 +135,26 @@ class PartitionProcessor:
         due = instance.next_due()
         if due is not None:
             heapq.heappush(self._timers, (due, model, key))
+
+    def _score(self, window: str, closed: list[WindowResult], step: Step) -> None:
+        starts: dict[int, list[WindowResult]] = {}
+        for w in closed:
+            starts.setdefault(w.start, []).append(w)
+        for op in self.anomalies:
+            if op.spec.window != window:
+                continue
+            for start, group in sorted(starts.items()):
+                point = op.vector(group)
+                if point is None:
+                    continue
+                score = op.score(group[0].device, start, point)
+                step.scores.append(score)
+                if score.alert:
+                    payload = {"id": f"{op.spec.name}/{score.key}/{start}", "anomaly": op.spec.name,
+                               "key": score.key, "t": start, "score": score.score,
+                               "attribution": dict(score.attribution or {})}
+                    step.notifications += [Notification(f"{payload['id']}/{n}", action, payload)
+                                           for n, action in enumerate(op.spec.notify)]
 
     # -- effects -------------------------------------------------------------------------------
     def _apply(self, effects: list[Effect], step: Step) -> None:

@@ -104,8 +104,8 @@ class NatsSource:
 
         sub = await self._subscription(partition, after)
         try:
-            messages = await sub.fetch(limit, timeout=0.2)
-        except NatsTimeout:
+            messages = await sub.fetch(limit, timeout=0.5)
+        except (NatsTimeout, TimeoutError):  # nats-py raises either when nothing is pending
             return Chunk([], after)
         payloads, position = [], after
         for message in messages:

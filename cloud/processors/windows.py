@@ -32,7 +32,7 @@ class WindowSpec(CloudModel):
     slide: Duration | None = None
     """Sliding windows: a new window every ``slide``; None: tumbling (``slide`` = ``size``)."""
     points: tuple[str, ...] = ()
-    """Points aggregated; empty: every numeric point."""
+    """Points aggregated; empty: every numeric or boolean point."""
     allowed_lateness: Duration = 0.0
     out_of_orderness: Duration = 0.0
 
@@ -176,4 +176,5 @@ def window_records(results: Sequence[WindowResult]) -> list[Record]:
 
 
 def _numeric(v: object) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and v == v  # NaN is not a value
+    """Numbers and booleans (a boolean's average is the share of the window it was true)."""
+    return isinstance(v, int | float) and v == v  # NaN is not a value

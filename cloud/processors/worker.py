@@ -21,10 +21,12 @@ import os
 import time
 from dataclasses import dataclass, field
 
+from cloud.processors.actions import Action
 from cloud.processors.alarms import Command
+from cloud.processors.anomaly import score_records
 from cloud.processors.checkpoint import Checkpoint, LeaseLost
 from cloud.processors.group import Membership
-from cloud.processors.model import Action, ProcessorConfig
+from cloud.processors.model import ProcessorConfig
 from cloud.processors.notify import Notifier
 from cloud.processors.partition import PartitionProcessor, Step
 from cloud.processors.sources import PartitionedSource
@@ -118,10 +120,10 @@ class Worker:
         if self.config.clock == "wall":
             step.extend(processor.tick(int((time.time() - self.config.wall_clock_lag) * 1000)))
         applied = await self._commands(processor, step)
-        if chunk.position == position and not step:
+        if chunk.position == position and not step and not applied:
             return False
-        if self.timeseries is not None and step.windows:
-            for record in window_records(step.windows):
+        if self.timeseries is not None and (step.windows or step.scores):
+            for record in (*window_records(step.windows), *score_records(step.scores)):
                 await self.timeseries.write(record)
         owner = self.member if self.membership is not None else None
         await asyncio.to_thread(self.checkpoint.save, processor, chunk.position, step, owner=owner,

@@ -29,6 +29,7 @@ CLOUD_GRANTS: tuple[TopicGrant, ...] = (
     TopicGrant("read", "$aws/rules/#"),
     TopicGrant("read", "dt/#"),
     TopicGrant("write", "cmd/#"),
+    TopicGrant("readwrite", "alarms/#"),  # the processors' alarm notifications and operators' commands
 )
 
 

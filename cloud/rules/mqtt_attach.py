@@ -24,7 +24,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from cloud.rules.actions.base import PublishProperties
 
 logger = logging.getLogger(__name__)
 
@@ -196,13 +199,24 @@ class MqttAttachment:
     def _first_match(self, topic: str) -> int | None:
         return next((i for i, f in enumerate(self.filters, start=1) if topic_matches(f, topic)), None)
 
-    async def publish(self, topic: str, payload: bytes, qos: int) -> None:
-        """Publish (QoS 1: return after the PUBACK)."""
+    async def publish(self, topic: str, payload: bytes, qos: int,
+                      properties: PublishProperties | None = None) -> None:
+        """Publish (QoS 1: return after the PUBACK), with MQTT 5 ``properties`` if given."""
         from awscrt import mqtt5
 
         if self._client is None:
             raise RuntimeError("the rules runner is not connected")
         packet = mqtt5.PublishPacket(topic=topic, payload=payload, qos=mqtt5.QoS(qos))
+        if properties is not None:
+            if properties.payload_format_indicator is not None:
+                packet.payload_format_indicator = (mqtt5.PayloadFormatIndicator.AWS_MQTT5_PFI_UTF8
+                                                   if properties.payload_format_indicator == "UTF8_DATA"
+                                                   else mqtt5.PayloadFormatIndicator.AWS_MQTT5_PFI_BYTES)
+            packet.content_type = properties.content_type
+            packet.response_topic = properties.response_topic
+            packet.correlation_data_bytes = properties.correlation_data
+            packet.message_expiry_interval_sec = properties.message_expiry
+            packet.user_properties = [mqtt5.UserProperty(k, v) for k, v in properties.user_properties] or None
         result = await self._wait(self._client.publish(packet))
         puback = getattr(result, "puback", None)
         if puback is not None and int(puback.reason_code) >= 0x80:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,6 +29,7 @@ from pydantic import Field, ValidationError, model_validator
 from cloud.rows.processor import RowsProcessorSpec
 from cloud.rules.actions import ActionSpec
 from cloud.rules.actions.base import CloudModel
+from cloud.rules.services import ServicesConfig
 
 SqlVersion = Literal["2015-10-08", "2016-03-23", "beta"]
 RULE_NAME = r"^[a-zA-Z0-9_]{1,128}$"
@@ -75,6 +77,9 @@ class RulesFile(CloudModel):
     data_dir: Path = Path("edgeferry-data")
     """Where the embedded stores live (relative paths are relative to the rules file)."""
     rules: list[RuleSpec] = Field(min_length=1)
+    functions: ServicesConfig | None = None
+    """Where ``get_dynamodb``, ``aws_lambda``, ``get_thing_shadow``, ``get_secret`` and
+    ``get_registry_data`` are served (without it, a rule that calls one is refused)."""
     processors: list[RowsProcessorSpec] = Field(default_factory=list)
     """Rows processors: batches on a stream exploded into the time-series store and current state."""
     aws: AwsExportSettings = AwsExportSettings()
@@ -115,8 +120,9 @@ def parse_rules(data: Any, source: str = "<rules>", *, base: Path | None = None)
         rules = RulesFile.model_validate(data)
     except ValidationError as exc:
         raise RulesFileError(source, _problems(exc)) from None
+    served = rules.functions is not None
     sql_problems = [f"rules[{i}].sql: {problem}" for i, rule in enumerate(rules.rules)
-                    if (problem := _sql_problem(rule)) is not None]
+                    if (problem := _sql_problem(rule, served)) is not None]
     sql_problems += [problem for i, rule in enumerate(rules.rules) for problem in _template_problems(i, rule)]
     if sql_problems:
         raise RulesFileError(source, sql_problems)
@@ -140,12 +146,19 @@ def load_rules(path: Path) -> RulesFile:
     return parse_rules(data, str(path), base=path.parent)
 
 
-def _sql_problem(rule: RuleSpec) -> str | None:
+class _Unserved:
+    """Stands for the configured service functions while a rule is only being checked."""
+
+    def call(self, name: str, args: Sequence[Any], message: Any) -> Any:
+        raise NotImplementedError(name)
+
+
+def _sql_problem(rule: RuleSpec, served: bool) -> str | None:
     from cloud.rules import compile_rule
     from cloud.rules.errors import RulesError
 
     try:
-        compile_rule(rule.sql, sql_version=rule.aws_iot_sql_version)
+        compile_rule(rule.sql, sql_version=rule.aws_iot_sql_version, resolver=_Unserved() if served else None)
     except RulesError as exc:
         return str(exc)
     return None

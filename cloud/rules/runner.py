@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -29,7 +31,7 @@ from cloud.dlq import ActionFailure, ErrorActionMessage
 from cloud.rows.processor import RowsProcessor
 from cloud.rules import Rule, compile_rule
 from cloud.rules.actions import Action, ActionMessage, BuildContext
-from cloud.rules.actions.base import Publish, describe
+from cloud.rules.actions.base import PublishProperties, describe
 from cloud.rules.actions.stream import embedded_log
 from cloud.rules.mqtt_attach import MqttAttachment, MqttSettings
 from cloud.rules.rulesfile import RulesFile, RuleSpec
@@ -95,7 +97,8 @@ class RulesRunner:
     An action that takes longer than ``action_timeout`` seconds has failed.
     """
 
-    def __init__(self, rules: RulesFile, *, mqtt: MqttSettings | None = None, publish: Publish | None = None,
+    def __init__(self, rules: RulesFile, *, mqtt: MqttSettings | None = None,
+                 publish: Callable[[str, bytes, int], Awaitable[None]] | None = None,
                  data_dir: Path | None = None, maintain_every: float = 30.0,
                  action_timeout: float = 30.0) -> None:
         self.counters: Counter[str] = Counter()
@@ -106,9 +109,10 @@ class RulesRunner:
         self._action_timeout = action_timeout
         self._maintainer: asyncio.Task[None] | None = None
         self.context = BuildContext(data_dir or rules.data_dir, publish=self._publish)
+        self._resolver = rules.functions.build() if rules.functions is not None else None
         self.rules = {
             spec.name: _CompiledRule(
-                spec, compile_rule(spec.sql, sql_version=spec.aws_iot_sql_version),
+                spec, compile_rule(spec.sql, sql_version=spec.aws_iot_sql_version, resolver=self._resolver),
                 tuple(a.build(self.context) for a in spec.actions),
                 spec.error_action.build(self.context) if spec.error_action else None)
             for spec in rules.rules if not spec.rule_disabled
@@ -191,10 +195,11 @@ class RulesRunner:
             except Exception:
                 logger.exception("resource_maintenance_failed", extra={"resource": type(resource).__name__})
 
-    async def _publish(self, topic: str, payload: bytes, qos: int) -> None:
+    async def _publish(self, topic: str, payload: bytes, qos: int,
+                       properties: PublishProperties | None = None) -> None:
         if self._attachment is not None:
-            await self._attachment.publish(topic, payload, qos)
-        elif self._publish_fallback is not None:
+            await self._attachment.publish(topic, payload, qos, properties)
+        elif self._publish_fallback is not None:  # tests and the demo: no MQTT 5 properties
             await self._publish_fallback(topic, payload, qos)
         else:
             raise RuntimeError("no MQTT connection to republish through")
@@ -237,7 +242,9 @@ class RulesRunner:
         """The rule's failures, or None when it did not fire."""
         name = compiled.spec.name
         try:
-            result = compiled.rule.run(topic, payload, clientid=clientid, timestamp=timestamp)
+            run = functools.partial(compiled.rule.run, topic, payload, clientid=clientid, timestamp=timestamp)
+            # service functions call AWS and block: such rules run in a worker thread
+            result = await asyncio.to_thread(run) if self._resolver is not None else run()
             output = None if result is None else result.output
         except Exception as exc:
             self.counters["sql_errors"] += 1

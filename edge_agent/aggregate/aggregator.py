@@ -49,7 +49,8 @@ class Aggregator:
                  epoch: str, next_seq: int, *, clock: Clock | None = None) -> None:
         self.counters = Counters()
         self._clock = clock or SystemClock()
-        self._outbox = Outbox(EnvelopeHeader(thing, site, asset_type, epoch), next_seq)
+        self._outbox = Outbox(EnvelopeHeader(thing, site, asset_type, epoch, compact=batching.form == "compact"),
+                              next_seq)
         self._batcher = Batcher(self._outbox, batching, self.counters)
         self._windows = WindowBank(max(1, round(aggregation.window * 1000)),
                                    round(aggregation.lateness * 1000), self.counters)
@@ -58,7 +59,7 @@ class Aggregator:
         self._deadband = DeadbandFilter(bands, default.deadband, self.counters)
         self._alarms = AlarmBank(compile_alarms(alarms, point_modes.keys()), self.counters)
         self._bad = BadReadings(aggregation.bad_heartbeat, self.counters)
-        self._devices = DeviceStates()
+        self._devices = DeviceStates(aggregation.bad_heartbeat)
         self._has_alarms = bool(alarms)
         routes: dict[str, _Route] = {"raw": self._batcher.add_reading, "window": self._add_windowed,
                                      "deadband": self._add_deadband}
@@ -87,10 +88,15 @@ class Aggregator:
         (alarms go out at once). Faults are reported on change (see :mod:`.outages`)."""
         self._advance(now)
         self.counters.inc("readings_in", len(readings))
-        state = self._devices.observe(readings)
+        down, state = self._devices.observe(readings, now)
         if state is not None:
-            self._report_state(state, readings, now)
-        if state is None or state.q != Quality.BAD:
+            if down:  # no heartbeats of stale values while the device is down
+                self._deadband.forget(r.point for r in readings)
+            self.counters.inc("device_states")
+            self._batcher.add_reading(state, now)
+        if down:
+            self.counters.inc("down_suppressed", len(readings))
+        else:
             self._route(readings, now)
         if self._has_alarms:
             self._post_alarms(self._alarms.observe(readings, now))
@@ -122,7 +128,8 @@ class Aggregator:
     def _advance(self, now: float) -> None:
         self._now = now
         self._wall_ms = wall = self._clock.wall_ms()
-        step = self._steps.check(wall, now)
+        # Both clocks read together: ``now`` may have been read before the caller's last await.
+        step = self._steps.check(wall, self._clock.monotonic())
         if step:
             self._restart_windows(step, wall, now)
         self._batcher.expire(now)
@@ -151,17 +158,6 @@ class Aggregator:
             elif bad_points and r.point in bad_points:
                 bad.clear(r.point)
             routes.get(r.point, default)(r, now)
-
-    def _report_state(self, state: Reading, scan: Sequence[Reading], now: float) -> None:
-        """A device's state record: ``down`` on change and heartbeat, ``up`` once it is back."""
-        if state.q != Quality.BAD:
-            self._bad.clear(state.point)
-        elif self._bad.offer(state, now):
-            self._deadband.forget(r.point for r in scan)  # no heartbeats of stale values while down
-        else:
-            return
-        self.counters.inc("device_states")
-        self._batcher.add_reading(state, now)
 
     def _add_windowed(self, r: Reading, now: float) -> None:
         if self._windows.add(r, now):

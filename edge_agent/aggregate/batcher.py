@@ -14,6 +14,7 @@ from typing import Final
 from edge_agent.aggregate.config import BatchingConfig
 from edge_agent.aggregate.outbox import Outbox
 from edge_agent.aggregate.sizing import (
+    CompactColumns,
     envelope_overhead,
     last_entry_bytes,
     name_bytes,
@@ -60,6 +61,7 @@ class Batcher:
         self._alone_max = (MAX_PAYLOAD_BYTES - self._overhead) // 2
         """A reading larger than this might not fit alone (its value is in ``last`` too)."""
         self._names: dict[str, int] = {}
+        self._columns = CompactColumns() if h.compact else None
         self._readings: list[Reading] = []
         self._windows: list[Window] = []
         self._last_sizes: dict[str, int] = {}
@@ -90,7 +92,9 @@ class Batcher:
         if size > self._alone_max:
             r = self._without_value(r, VALUE_TOO_LARGE, "values_too_large", bytes=size)
             size, v_size = reading_bytes(r, name_size)
-        self._make_room(point, name_size, v_size, size, now)
+        self._make_room(point, name_size, v_size, size, now, r)
+        if self._columns is not None:
+            self._columns.add(r)
         self._readings.append(r)
         self._count += 1
         if self._count >= self._max_items:
@@ -120,18 +124,26 @@ class Batcher:
         readings, windows = self._readings, self._windows
         self._readings, self._windows = [], []
         self._last_sizes = {}
+        if self._columns is not None:
+            self._columns.reset()
         self._bytes = self._overhead
         self._count = 0
         self._opened_at = None
         self._pack(readings, windows)
 
-    def _make_room(self, point: str, name_size: int, v_size: int, size: int, now: float) -> None:
-        """Account for an item about to be added, closing the batch first if it would overflow."""
+    def _make_room(self, point: str, name_size: int, v_size: int, size: int, now: float,
+                   reading: Reading | None = None) -> None:
+        """Account for an item about to be added, closing the batch first if it would overflow
+        (a reading's size in the compact form depends on what the batch already holds)."""
+        if reading is not None and self._columns is not None:
+            size = self._columns.cost(reading, name_size, v_size)
         reserved = self._last_sizes.get(point)
         grow = size + (last_entry_bytes(name_size, v_size) if reserved is None
                        else max(0, v_size - reserved))
         if self._count and self._bytes + grow > self._limit:
             self.close()
+            if reading is not None and self._columns is not None:
+                size = self._columns.cost(reading, name_size, v_size)
             reserved = None
             grow = size + last_entry_bytes(name_size, v_size)
         self._last_sizes[point] = v_size if reserved is None else max(reserved, v_size)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from edge_agent.envelope import MAX_PAYLOAD_BYTES, METERING_UNIT_BYTES
@@ -50,3 +52,7 @@ class BatchingConfig(StrictModel):
     """Payload size to fill without crossing; by default one 5 KB metering unit."""
     fill_metering_units: bool = True
     """Close a batch before it would spill into one more 5 KB unit than it needs."""
+    form: Literal["full", "compact"] = "full"
+    """``full``: ``edgeferry.batch/1``, one object per reading; ``compact``: ``edgeferry.batch/2``,
+    readings as per-point columns with delta-encoded times (a third of the bytes or less). Every
+    cloud consumer decodes both; a rule that reads ``readings`` itself sees ``points`` instead."""

@@ -6,12 +6,16 @@ they cost more IoT messages than the healthy device. Instead:
 * A bad reading is reported when its point turns bad or its code changes, then again every
   ``bad_heartbeat`` seconds while the point stays bad (0: never); the repeats in between are
   dropped and counted in ``bad_suppressed``. A reading that is not bad ends the point's fault.
-* A scan whose every reading is bad with one code that says the device did not answer (see
-  :data:`~edge_agent.sources.status.UNREACHABLE`) means the device is down. Its readings are
-  not reported at all; the device's state record is, on change and heartbeat like a bad reading:
-  a reading of the point ``<device>:state`` (:func:`state_point`) with ``v`` ``"down"``, quality
-  bad and the cause in ``code``, stamped with the scan's time. When the device gives anything
-  else again, the record ``"up"`` (quality good) is reported once, before that scan's readings.
+* A scan whose every reading is bad with a code that says the device did not answer (see
+  :data:`~edge_agent.sources.status.UNREACHABLE`: timed out, disconnected) means the device is
+  down. Its readings are not reported at all (``down_suppressed`` counts them); the device's
+  state record is, when the device goes down and then every ``bad_heartbeat``: a reading of the
+  point ``<device>:state`` (:func:`state_point`) with ``v`` ``"down"``, quality bad and the cause
+  in ``code`` (the first request's fault), stamped with the scan's time. The cause may change
+  from poll to poll while the device stays down (a PLC that accepts connections but does not
+  answer times out, then is disconnected): only the state counts as a change. When the device
+  gives anything else again, the record ``"up"`` (quality good) is reported once, before that
+  scan's readings.
 
 The state record is an ordinary reading of the envelope (``edgeferry.batch/1``), not an alarm:
 it rides in the next telemetry batch (no message of its own), keeps its place in seq order
@@ -64,25 +68,30 @@ class BadReadings:
 
 
 class DeviceStates:
-    """Tells from each scan whether its device is down (see the module docstring)."""
+    """Tells from each scan whether its device is down, and when its state record is due."""
 
-    __slots__ = ("_down",)
+    __slots__ = ("_down", "_heartbeat")
 
-    def __init__(self) -> None:
-        self._down: set[str] = set()
+    def __init__(self, heartbeat: float) -> None:
+        self._heartbeat = heartbeat
+        self._down: dict[str, float] = {}
+        """Device -> monotonic time its ``down`` record was last reported."""
 
-    def observe(self, scan: Sequence[Reading]) -> Reading | None:
-        """The state record this scan calls for: ``down`` for every scan of a device that is down
-        (the caller reports it on change), ``up`` for the first scan after that, else None."""
+    def observe(self, scan: Sequence[Reading], now: float) -> tuple[bool, Reading | None]:
+        """Whether the scan's device is down, and the state record to report now, if any."""
         if not scan:
-            return None
+            return False, None
         first = scan[0]
-        code, device = first.code, first.device
-        if first.q == Quality.BAD and code in UNREACHABLE \
-                and all(r.code == code and r.q == Quality.BAD and r.device == device for r in scan):
-            self._down.add(device)
-            return Reading(device, state_point(device), max(r.t for r in scan), DOWN, Quality.BAD, code)
-        if device in self._down:
-            self._down.discard(device)
-            return Reading(device, state_point(device), first.t, UP)
-        return None
+        device = first.device
+        if all(r.q == Quality.BAD and r.code in UNREACHABLE and r.device == device for r in scan):
+            since = self._down.get(device)
+            if since is not None and (self._heartbeat <= 0 or now < since + self._heartbeat):
+                return True, None
+            self._down[device] = now
+            # The first request's fault is the cause: a device that does not answer times out
+            # first, and the client then drops the connection for the requests after it.
+            t = max(r.t for r in scan)
+            return True, Reading(device, state_point(device), t, DOWN, Quality.BAD, first.code)
+        if self._down.pop(device, None) is not None:
+            return False, Reading(device, state_point(device), first.t, UP)
+        return False, None

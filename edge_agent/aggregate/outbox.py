@@ -17,6 +17,8 @@ class EnvelopeHeader:
     site: str
     asset_type: str
     epoch: str
+    compact: bool = False
+    """Batches in the compact form (``edgeferry.batch/2``)."""
 
 
 class Outbox:
@@ -47,7 +49,7 @@ class Outbox:
         return Batch(device=h.device, site=h.site, asset_type=h.asset_type, epoch=h.epoch,
                      seq=self._next_seq, start=start, end=end, readings=readings, windows=windows,
                      last=last, kind=BatchKind.ALARM if alarms else BatchKind.TELEMETRY,
-                     alarms=alarms)
+                     alarms=alarms, compact=h.compact)
 
     def post(self, batch: Batch) -> None:
         """Queue a drafted batch for the caller; it must carry the next seq."""

@@ -48,6 +48,49 @@ def reading_bytes(r: Reading, name_size: int) -> tuple[int, int]:
     return size, v_size
 
 
+class CompactColumns:
+    """Running size of the readings in the compact form (``edgeferry.batch/2``): per point a column
+    written once, then per reading its time delta and value, and ``q`` / ``code`` entries once a
+    point has one. :meth:`cost` is what a reading would add, :meth:`add` commits it."""
+
+    _COLUMN: Final = len(b'"":{"t":[],"v":[]}') + 1
+    _Q_COLUMN: Final = len(b',"q":[]')
+    _CODE_COLUMN: Final = len(b',"code":[]')
+
+    def __init__(self) -> None:
+        self._points: dict[str, tuple[int, int, bool, bool]] = {}
+        """point -> (readings, last time, has q column, has code column)."""
+        self._first_t: int | None = None
+
+    def reset(self) -> None:
+        self._points.clear()
+        self._first_t = None
+
+    def cost(self, r: Reading, name_size: int, v_size: int) -> int:
+        state = self._points.get(r.point)
+        if state is None:
+            # the first delta is against the batch's start, which is at most the first time seen
+            base = r.t if self._first_t is None else self._first_t
+            count, previous, has_q, has_code = 0, base, False, False
+            size = self._COLUMN + name_size + 1
+        else:
+            count, previous, has_q, has_code = state
+            size = 0
+        size += len(str(r.t - previous)) + 1 + v_size + 1
+        if r.q or has_q:
+            size += 2 if has_q else self._Q_COLUMN + 2 * (count + 1)
+        if r.code is not None or has_code:
+            code_size = len(str(r.code)) + 1 if r.code is not None else 5
+            size += code_size if has_code else self._CODE_COLUMN + 5 * count + code_size
+        return size
+
+    def add(self, r: Reading) -> None:
+        if self._first_t is None:
+            self._first_t = r.t
+        count, _, has_q, has_code = self._points.get(r.point, (0, r.t, False, False))
+        self._points[r.point] = (count + 1, r.t, has_q or bool(r.q), has_code or r.code is not None)
+
+
 def window_bytes(w: Window) -> int:
     """Size of a window in ``windows`` (windows are few: encoding each is cheap enough)."""
     return len(encode_json(w.to_json())) + 1

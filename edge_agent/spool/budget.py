@@ -29,8 +29,9 @@ TRANSACTION_PAGES: Final = -(-MAX_PAYLOAD_BYTES // (PAGE_SIZE - 4)) + 16
 """The pages one commit writes at most: a largest batch (overflow chain) and the pages of the
 index, meta and deletes around it (a commit holds at most one batch of that size)."""
 WAL_PAGES_MIN: Final = 16
-WAL_PAGES_MAX: Final = 256
-"""A checkpoint at least every 1 MiB of WAL (SQLite's default is 1,000 pages, ~4 MB)."""
+WAL_PAGES_MAX: Final = 64
+"""A checkpoint at least every 256 KiB of WAL (SQLite's default is 1,000 pages, ~4 MB): the WAL and the
+reserve that matches it are paid for by every spool, on every device."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from edge_agent.sources.points import StrictModel
 from edge_agent.spool.budget import MIN_MAX_BYTES
@@ -20,7 +20,7 @@ WhenFull = Literal["drop_oldest", "reject_new"]
 class SqliteSpoolConfig(StrictModel):
     type: Literal["sqlite"] = "sqlite"
     path: Path = Path("spool.db")
-    max_bytes: ByteSize = Field(default=64 * 1024**2, ge=MIN_MAX_BYTES)
+    max_bytes: ByteSize = 64 * 1024**2
     """Bounds everything the spool writes: database, write-ahead log and reserve (see
     :mod:`edge_agent.spool.budget`)."""
     max_age: Duration | None = None
@@ -29,6 +29,14 @@ class SqliteSpoolConfig(StrictModel):
     on_corrupt: Literal["move_aside", "fail"] = "move_aside"
     """A corrupt file is renamed ``<name>.corrupt-<UTC time>`` and a new epoch starts, or the
     spool refuses to open (``fail``)."""
+
+    @field_validator("max_bytes")
+    @classmethod
+    def _room_for_the_log(cls, value: int) -> int:
+        if value < MIN_MAX_BYTES:
+            raise ValueError(f"at least {-(-MIN_MAX_BYTES // 1024)} KiB is needed ({value:,} bytes given): the "
+                             f"spool's write-ahead log and its reserve take {MIN_MAX_BYTES // 1024 - 1} KiB of it")
+        return value
 
     def build(self) -> Spool:
         from edge_agent.spool.sqlite import SqliteSpool

@@ -205,7 +205,11 @@ class SqliteSpool:
                 logger.error("spool_batch_undecodable", extra={
                     "path": str(self.config.path), "seq": seq, "error": str(exc),
                     "action": "moved to the dead letters (edgeferry spool inspect counts them)"})
-                await self._commits.submit(_Remove(seq, f"undecodable payload: {exc}"))
+                try:
+                    await self._commits.submit(_Remove(seq, f"undecodable payload: {exc}"))
+                except BaseException:
+                    self._queue.requeue(key)
+                    raise
                 continue
             self.counters.inc("taken")
             return batch, self._ack_for(seq)
@@ -299,8 +303,7 @@ class SqliteSpool:
         planned = _Planned(CommitPlan(meta=meta), [])
         taken = {seq for _, seq in self._queue.in_flight}
         room = self._budget.database - self._cost - sum(self._dead.values())
-        free = self._room.free if self._room.disk_full else None
-        """Without the reserve, new batches go only into the database's free pages."""
+        free = self._room.free if self._room.disk_full else None  # after a full disk: free pages only
         now = self._clock()
 
         def drop(seqs: list[int], reason: str) -> int:
@@ -322,8 +325,8 @@ class SqliteSpool:
                 if refused is None and cost > room:
                     victims = self._victims(cost - room, taken)
                     if victims is None:
-                        refused = (f"spool {self.config.path} is full ({self._cost - room + self._budget.database}"
-                                   f" of {self._budget.database} bytes of batches)")
+                        refused = (f"spool {self.config.path} is full ({self._budget.database - room}"
+                                   f" of {self._budget.database} bytes for batches)")
                     else:
                         room += drop(victims, "max_bytes")
                 # A refused batch still spends its seq, durably (a seq is never handed out twice,

@@ -152,7 +152,8 @@ class SpoolDatabase:
         self._budget = budget
         self._reserve = path.with_name(path.name + ".reserve")
         self._disk_full = False
-        self._last_seq = 0
+        self._last_seq: int | None = None
+        """The database's last seq once it was checked against the high-water mark."""
 
     @classmethod
     def open(cls, path: Path, *, on_corrupt: OnCorrupt, max_bytes: int) -> tuple[SpoolDatabase, OpenedSpool]:
@@ -174,20 +175,32 @@ class SpoolDatabase:
                     raise
                 _move_aside(path)
                 conn = _connect(path, budget)
-            db = cls(path, conn, lock, HighWaterFile(path.with_name(path.name + ".seq")), budget)
-            meta = db._resume(read_meta(conn), wal_found=wal_found)
-            entries = [StoredEntry(*row) for row in conn.execute(
-                "SELECT seq, kind, size, created FROM batches ORDER BY seq")]
-            dead = conn.execute("SELECT seq, size FROM dead_letters ORDER BY rejected_at, seq").fetchall()
-            room = db.room()
-            if not db._reserve.exists():
-                logger.warning("spool_reserve_unavailable", extra={
-                    "path": str(path), "bytes": budget.reserve,
-                    "action": "the disk has less free space than max_bytes needs; a full disk may stall acks"})
-            return db, OpenedSpool(meta, entries, [(int(a), int(b)) for a, b in dead], room, budget)
+            try:
+                db = cls(path, conn, lock, HighWaterFile(path.with_name(path.name + ".seq")), budget)
+            except BaseException:
+                conn.close()
+                raise
+            try:
+                return db, db._opened(wal_found=wal_found)
+            except BaseException:
+                db.close()
+                raise
         except BaseException:
             lock.close()
             raise
+
+    def _opened(self, *, wal_found: bool) -> OpenedSpool:
+        conn = self._conn
+        meta = self._resume(read_meta(conn), wal_found=wal_found)
+        entries = [StoredEntry(*row) for row in conn.execute(
+            "SELECT seq, kind, size, created FROM batches ORDER BY seq")]
+        dead = conn.execute("SELECT seq, size FROM dead_letters ORDER BY rejected_at, seq").fetchall()
+        room = self.room()
+        if not self._reserve.exists():
+            logger.warning("spool_reserve_unavailable", extra={
+                "path": str(self.path), "bytes": self._budget.reserve,
+                "action": "the disk has less free space than max_bytes needs; a full disk may stall acks"})
+        return OpenedSpool(meta, entries, [(int(a), int(b)) for a, b in dead], room, self._budget)
 
     def _resume(self, meta: SpoolMeta, *, wal_found: bool) -> SpoolMeta:
         """Check the database's ``last_seq`` against the high-water mark (see its module)."""
@@ -305,7 +318,7 @@ class SpoolDatabase:
         brought down to the exact ``last_seq``, so the next open does not take a lease for a loss."""
         try:
             self._conn.close()
-            if not self.path.with_name(self.path.name + "-wal").exists():
+            if self._last_seq is not None and not self.path.with_name(self.path.name + "-wal").exists():
                 mark = self._high_water.mark
                 if mark is not None:
                     self._high_water.write(HighWaterMark(mark.epoch, self._last_seq))

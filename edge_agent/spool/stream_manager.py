@@ -23,7 +23,11 @@ and on read) and counts them as dropped. ``reject_new`` enforces ``max_bytes`` o
 unacknowledged bytes itself (``SpoolFull``) and gives the streams headroom for the acknowledged
 part. The alarm stream is capped at ``max_bytes / 8`` (at least 64 KiB).
 
-The SDK client is blocking: every call runs on one worker thread.
+The SDK client is blocking: every call runs on one worker thread. While Stream Manager cannot
+be reached (a restart of the component, or not started yet), ``put``, ``take`` and opening wait
+for it with backoff, logging ``stream_manager_unreachable`` once per outage; the SDK client
+reconnects by itself. A stream whose sequence numbers went back (made anew) is read from its
+oldest message: delivered again rather than skipped.
 """
 
 from __future__ import annotations
@@ -34,15 +38,17 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Self, TypeVar
+from typing import Final, Self, TypeVar
 
 from stream_manager import (
+    MessageStoreReadErrorException,
     NotEnoughMessagesException,
     ReadMessagesOptions,
     StreamManagerClient,
     StreamManagerException,
 )
 
+from edge_agent.backoff import Backoff
 from edge_agent.envelope import Batch, BatchKind, EnvelopeError, decode_batch
 from edge_agent.errors import Rejected, Retryable, SpoolFull
 from edge_agent.interfaces import Ack
@@ -60,6 +66,9 @@ from edge_agent.spool.take_queue import TakeQueue
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+UNREACHABLE_RETRY_MIN: Final = 0.2
+UNREACHABLE_RETRY_MAX: Final = 5.0
+"""Backoff (seconds, full jitter) while Stream Manager cannot be reached."""
 
 class StreamManagerSpool:
     """Durable FIFO of batches in Stream Manager streams (see the module docstring)."""
@@ -91,13 +100,13 @@ class StreamManagerSpool:
     async def __aenter__(self) -> Self:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-streams")
         try:
-            self._client = await self._run(self._client_factory)
-            await self._run(self._layout.ensure, self._client_())
+            self._client = await self._call(self._client_factory)
+            await self._call(self._layout.ensure, self._client_())
             self._position = await self._run(self._load_position)
             for lane in (ALARM, TELEMETRY):
-                self._acked_ahead[lane] = set(self._position.acked_ahead.get(self._streams[lane], ()))
-                tail = await self._run(read_tail, self._client_(), self._streams[lane], self._position)
+                tail = await self._call(read_tail, self._client_(), self._streams[lane], self._position)
                 self._position = tail.position
+                self._acked_ahead[lane] = set(self._position.acked_ahead.get(self._streams[lane], ()))
                 self._next_append[lane] = tail.next_append
                 for message in tail.messages:
                     self._remember(lane, message)
@@ -167,6 +176,9 @@ class StreamManagerSpool:
                 messages = await self._call(self._client_().read_messages, self._streams[lane], options)
             except NotEnoughMessagesException:
                 messages = []  # everything from seq on was discarded
+            except MessageStoreReadErrorException as exc:
+                await self._drop_unreadable(key, exc)
+                continue
             except BaseException:
                 self._queue.requeue(key)
                 raise
@@ -264,6 +276,22 @@ class StreamManagerSpool:
         self._drops.record("overwritten", len(lost), self._position.last_seq)
         await self._saves.submit(None)
 
+    async def _drop_unreadable(self, key: tuple[int, int], error: Exception) -> None:
+        """Stream Manager cannot read this message back (its store is damaged): it cannot be
+        delivered, so it is counted as dropped rather than blocking the stream's head forever."""
+        message = self._entries.pop(key, None)
+        if message is not None:
+            self._bytes -= message.size
+        self._queue.discard(key)
+        self._acked_ahead[key[0]].add(key[1])
+        self._position = self._advanced(replace(self._position, dropped=self._position.dropped + 1))
+        self.counters.inc("dropped")
+        self._drops.record("unreadable", 1, self._position.last_seq)
+        logger.error("spool_message_unreadable", extra={
+            "spool": self.config.stream, "stream": self._streams[key[0]], "sequence_number": key[1],
+            "error": str(error)})
+        await self._saves.submit(None)
+
     async def _refuse(self, seq: int) -> None:
         """A refused batch spends its seq and counts as dropped, durably, before ``put`` raises."""
         self._reserved_seq = max(self._reserved_seq, seq)
@@ -300,13 +328,28 @@ class StreamManagerSpool:
     # --- plumbing ---
 
     async def _call(self, fn: Callable[..., T], *args: object) -> T:
-        """An SDK call on the worker thread; connection trouble becomes ``Retryable``."""
-        try:
-            return await self._run(fn, *args)
-        except NotEnoughMessagesException:
-            raise
-        except (StreamManagerException, ConnectionError, TimeoutError) as exc:
-            raise Retryable(f"stream manager: {type(exc).__name__}: {exc}") from exc
+        """An SDK call on the worker thread. While Stream Manager cannot be reached (restarting,
+        not started yet) the call is repeated with backoff: ``put`` and ``take`` wait for it to
+        come back rather than fail. Its refusals become ``Retryable``."""
+        backoff = Backoff(UNREACHABLE_RETRY_MIN, UNREACHABLE_RETRY_MAX)
+        while True:
+            try:
+                result = await self._run(fn, *args)
+            except (NotEnoughMessagesException, MessageStoreReadErrorException):
+                raise
+            except (ConnectionError, TimeoutError) as exc:
+                # The SDK client reconnects on the next call (streammanagerclient.py: __send_and_receive).
+                if backoff.attempt == 0:
+                    self.counters.inc("stream_manager_unreachable")
+                    logger.warning("stream_manager_unreachable", extra={
+                        "spool": self.config.stream, "error": f"{type(exc).__name__}: {exc}"})
+                await asyncio.sleep(backoff.next())
+                continue
+            except StreamManagerException as exc:
+                raise Retryable(f"stream manager: {type(exc).__name__}: {exc}") from exc
+            if backoff.attempt:
+                logger.info("stream_manager_reachable", extra={"spool": self.config.stream})
+            return result
 
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
         if self._executor is None:

@@ -118,7 +118,16 @@ def read_tail(client: StreamClient, stream: str, position: StreamPosition) -> Ta
     start = position.next_read.get(stream, 0)
     settled = set(position.acked_ahead.get(stream, ()))
     if newest is None or newest < oldest:
-        newest = start - 1
+        newest = oldest - 1
+    if newest + 1 < start:
+        # Numbers never go back in a stream, so this one was made anew (deleted, or Stream
+        # Manager's store lost): the position means nothing in it; read it all.
+        logger.warning("spool_stream_renumbered", extra={
+            "stream": stream, "next_read": start, "newest": newest,
+            "action": "reading the stream from its oldest message"})
+        start, settled = oldest, set()
+        position = replace(position, next_read={**position.next_read, stream: oldest},
+                           acked_ahead={**position.acked_ahead, stream: []})
     if oldest > start:
         lost = oldest - start - sum(1 for s in settled if start <= s < oldest)
         position = replace(position, dropped=position.dropped + lost)

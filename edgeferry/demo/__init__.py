@@ -44,5 +44,7 @@ def _demo(args: argparse.Namespace) -> int:
     with Live(console=console, auto_refresh=False, transient=False) as display:
         result = asyncio.run(run_demo(options, lambda state: display.update(live(state), refresh=True)))
     console.print(summary(result))
+    for line in result.state.alarms:
+        console.print(line)
     console.print(f"run directory: {options.run_dir} (cloud stores under cloud/, agents under agents/)")
     return 0 if result.lost == 0 else 1

@@ -26,6 +26,7 @@ from edge_agent.errors import EdgeferryError
 from edge_agent.supervisor import Agent
 from edgeferry.agent_cli import sink_factory_for
 from edgeferry.demo import scenario
+from edgeferry.demo.alarms import alarm_round
 from provisioning.service.api import TemplateEntry
 from provisioning.service.service import ProvisioningService
 from provisioning.service.templates import DEFAULT_TEMPLATE_PATH, load_template
@@ -63,6 +64,8 @@ class DemoState:
     ledger: BatchLedger = field(default_factory=BatchLedger)
     runner: RulesRunner | None = None
     outages: list[tuple[float, float]] = field(default_factory=list)
+    alarms: list[str] = field(default_factory=list)
+    """What the alarm round showed, a line per step."""
 
     @property
     def elapsed(self) -> float:
@@ -159,6 +162,11 @@ async def run_demo(options: DemoOptions, on_tick: Callable[[DemoState], None]) -
         produced = [_produced(t.agent) for t in state.agents]
         await _wait_for(lambda: all(state.ledger.reconcile(p).missing == 0 for p in produced), arrived,
                         within=20.0)
+        state.phase = "hot path: a door opens at 80 km/h; the alarm is raised and acknowledged"
+        try:
+            state.alarms = await alarm_round(options.run_dir, rig.directory, runner)
+        except (TimeoutError, OSError, EdgeferryError) as exc:
+            state.alarms = [f"alarm round failed: {exc!r}"]
         state.phase = "done"
         on_tick(state)
         return DemoResult(state, [state.ledger.reconcile(p) for p in produced])

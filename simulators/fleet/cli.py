@@ -26,6 +26,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trailers", type=int, required=True, help="how many trailers (agents) to run")
     parser.add_argument("--report-every", default="30s", help="reading interval (default 30s)")
     parser.add_argument("--batch-every", default="5m", help="bundle interval (default 5m)")
+    parser.add_argument("--batch-form", choices=["full", "compact"], default="full",
+                        help="envelope form: edgeferry.batch/1 (full) or /2 (compact)")
     parser.add_argument("--dir", type=Path, default=Path("fleet-run"),
                         help="run directory: identities, spools, report.json, plots (default ./fleet-run)")
     parser.add_argument("--duration", default=None, help="run this long, then wind down (default: until Ctrl-C)")
@@ -66,6 +68,7 @@ def fleet_config(args: argparse.Namespace) -> Any:
         document = {
             "trailers": args.trailers, "directory": args.dir.resolve(),
             "report_every": parse_duration(args.report_every), "batch_every": parse_duration(args.batch_every),
+            "batch_form": args.batch_form,
             "duration": None if args.duration is None else parse_duration(args.duration),
             "storm": None if args.storm is None else Storm.parse(args.storm),
             "dead_zones": None if args.dead_zones is None else DeadZones.parse(args.dead_zones),

@@ -64,6 +64,8 @@ class FleetConfig(StrictModel):
     """Run directory: identities, spools, rig (with ``own_rig``), report and plots."""
     report_every: Duration = Field(default=30.0, gt=0)
     batch_every: Duration = Field(default=300.0, gt=0)
+    batch_form: Literal["full", "compact"] = "full"
+    """The envelope form the trailers send (``batching.form``)."""
     duration: Duration | None = Field(default=None, gt=0)
     """How long trailers report before the fleet winds down; None: until interrupted."""
     storm: Storm | None = None

@@ -104,7 +104,7 @@ class Fleet:
             connect_jitter=config.connect_jitter, reconnect_min=config.reconnect_min,
             reconnect_max=config.reconnect_max)
         settings = TrailerSettings(site=config.site, report_every=config.report_every,
-                                   batch_every=config.batch_every, publish=publish,
+                                   batch_every=config.batch_every, batch_form=config.batch_form, publish=publish,
                                    shutdown_grace=config.drain_within, time_scale=config.time_scale)
         template = fleet_agent_config(settings)
         baseline_rss_mb = psutil.Process().memory_info().rss / 2**20

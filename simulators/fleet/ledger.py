@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from cloud.ledger import BatchLedger
 from cloud.rig import Rig
 from cloud.rules.mqtt_attach import MqttAttachment, MqttSettings
-from edge_agent.envelope import EnvelopeError, decode_batch
+from edge_agent.envelope import EnvelopeError, decode_batch, metering_units
 
 CLIENT_ID = "edgeferry-fleet-ledger"
 
@@ -32,6 +32,10 @@ class Ledger:
     phase: str = "start"
     only: frozenset[str] | None = None
     """Count only these devices (a shard of a fleet shares the broker with the other shards)."""
+    metering_units: int = 0
+    """5 KB units of the distinct batches, payload and topic together as IoT Core meters them."""
+    payload_bytes: int = 0
+    readings: int = 0
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -48,9 +52,9 @@ class Ledger:
 
     async def count(self, topic: str, payload: bytes) -> None:
         """The attachment's handler: tally one message."""
-        self.count_now(payload, time.time())
+        self.count_now(payload, time.time(), topic)
 
-    def count_now(self, payload: bytes, arrived: float) -> None:
+    def count_now(self, payload: bytes, arrived: float, topic: str = "") -> None:
         try:
             batch = decode_batch(payload)
         except EnvelopeError:
@@ -60,6 +64,9 @@ class Ledger:
             return
         if self.book.add(batch):
             self.ages[self.phase].append(arrived - batch.end / 1000)
+            self.metering_units += metering_units(len(payload) + len(topic.encode()))
+            self.payload_bytes += len(payload)
+            self.readings += len(batch.readings)
             self._arrived.set()
 
     async def wait_for(self, count: int, within: float) -> bool:

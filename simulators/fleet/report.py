@@ -79,6 +79,8 @@ class FleetReport:
     batches: FleetAccount
     age_at_arrival: dict[str, dict[str, float | None]]
     """Per run phase: how old batches were when the ledger got them (arrival minus batch end)."""
+    metering: dict[str, float | None]
+    """5 KB units per distinct batch and bytes per reading, as the ledger received them."""
     steady: SteadyState | None
     storm: dict[str, Any] | None
     dead_zones: dict[str, int]
@@ -96,6 +98,7 @@ class FleetReport:
             age_at_arrival={phase: {"p50_s": _percentile(ages, 0.5), "p99_s": _percentile(ages, 0.99),
                                     "max_s": _percentile(ages, 1.0), "batches": len(ages)}
                             for phase, ages in ledger.ages.items()},
+            metering=_metering(ledger),
             steady=steady_state(samples, config.trailers, baseline_rss_mb),
             storm=None if recovery is None else recovery.to_json(),
             dead_zones={"zones": sum(1 for e in events if not e.online),
@@ -119,9 +122,16 @@ class FleetReport:
             "batches": {"generated": b.generated, "received": b.received, "duplicated": b.duplicates,
                         "lost": b.lost, "pending": b.pending, "dropped": b.dropped, "rejected": b.rejected,
                         "carried_over": b.carried_over, "trailers_with_loss": b.losing[:20]},
-            "age_at_arrival": self.age_at_arrival,
+            "age_at_arrival": self.age_at_arrival, "metering": self.metering,
             "steady": None if self.steady is None else self.steady.to_json(),
             "storm": self.storm, "dead_zones": self.dead_zones, "connections": self.connections,
             "final_drain_s": None if self.final_drain_s is None else round(self.final_drain_s, 2),
             "timeline": [s.to_json() for s in self.samples],
         }
+
+
+def _metering(ledger: Ledger) -> dict[str, float | None]:
+    batches = ledger.received
+    return {"units": ledger.metering_units, "units_per_batch": round(ledger.metering_units / batches, 3) if batches
+            else None,
+            "bytes_per_reading": round(ledger.payload_bytes / ledger.readings, 1) if ledger.readings else None}

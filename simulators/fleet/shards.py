@@ -74,6 +74,7 @@ def shard_arguments(config: FleetConfig, first: int, count: int, rig_dir: Path) 
             "--trailers", str(count), "--first", str(first), "--fleet-size", str(config.trailers),
             "--broker-dir", str(rig_dir), "--dir", str(config.directory), "--identity", config.identity,
             "--report-every", f"{config.report_every}s", "--batch-every", f"{config.batch_every}s",
+            "--batch-form", config.batch_form,
             "--connect-in-flight", str(max(1, config.connect_in_flight // config.processes)),
             "--connect-jitter", f"{config.connect_jitter}s", "--reconnect-max", f"{config.reconnect_max}s",
             "--max-in-flight", str(config.max_in_flight), "--spool-workers", str(config.spool_workers),

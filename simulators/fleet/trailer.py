@@ -48,6 +48,7 @@ class TrailerSettings:
     report_every: float
     batch_every: float
     publish: MqttPublishConfig
+    batch_form: str = "full"
     shutdown_grace: float = 30.0
     time_scale: float = 1.0
 
@@ -63,7 +64,7 @@ def fleet_agent_config(settings: TrailerSettings) -> AgentConfig:
                      "points": [entry.point_config() for entry in reefer_map()]}],
         "aggregation": {"mode": "raw"},
         "batching": {"max_age": settings.batch_every, "max_readings": 10_000, "max_bytes": BUNDLE_BYTES,
-                     "fill_metering_units": False},
+                     "fill_metering_units": False, "form": settings.batch_form},
         "alarms": [dict(a) for a in ALARMS],
         "publish": settings.publish.model_dump(),
         "status": {"interval": STATUS_INTERVAL, "shutdown_grace": settings.shutdown_grace},

@@ -25,7 +25,7 @@ _SERVING = re.compile(r"^serving .* on (?:opc\.tcp://)?(?P<host>[^\s/]+):(?P<por
 class SimulatorProcess:
     """Starts the simulator with ``args`` (``--port 0`` unless given: the OS picks a free port)
     and stops it on exit; ``port`` is the port it listens on. ``simulator`` is the ``edgeferry sim``
-    sub-command (``modbus``, ``opcua``)."""
+    sub-command (``modbus``, ``opcua``, ``stream-manager``)."""
 
     def __init__(self, args: Sequence[str] = (), *, startup_timeout: float = 30.0,
                  simulator: str = "modbus") -> None:
@@ -64,6 +64,16 @@ class SimulatorProcess:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+    def kill(self) -> None:
+        """SIGKILL: the simulator dies as in a crash or a power cut, with no chance to clean up."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.kill()
+        process.wait()
         if process.stdout is not None:
             process.stdout.close()
 

@@ -59,11 +59,19 @@ class Reefer:
         self._leg = 0
         self._leg_progress_km = 0.0
         self._speed = 0.0
+        self.cooling_efficiency = 1.0
+        """Share of the compressor's rated cooling it delivers (a worn compressor: below 1)."""
+        self.ambient_offset = 0.0
+        """Added to the daily ambient curve (hot weather: a few degrees up)."""
 
     def set(self, key: str, value: SignalValue) -> None:
         if key != "Reefer.Setpoint":
             raise KeyError(f"{key} is not writable")
         self._setpoint = float(value)
+
+    def hold_door_open(self, until: float) -> None:
+        """Open the doors until ``until`` (seconds, the clock of :meth:`sample`): a door left open."""
+        self._door_until = max(self._door_until, until)
 
     def _drive(self, now: float, dt: float) -> tuple[float, float]:
         stopped = now < self._stop_until
@@ -87,14 +95,14 @@ class Reefer:
         dt = 0.0 if self._t is None else min(max(now - self._t, 0.0), 60.0)
         self._t = now
         lat, lon = self._drive(now, dt)
-        ambient = 14.0 + 6.0 * math.sin(2 * math.pi * ((now % 86400.0) / 86400.0 - 0.375))
+        ambient = 14.0 + self.ambient_offset + 6.0 * math.sin(2 * math.pi * ((now % 86400.0) / 86400.0 - 0.375))
         door = now < self._door_until
         if self._return_air > self._setpoint + 1.0:
             self._compressor = True
         elif self._return_air < self._setpoint - 1.0:
             self._compressor = False
         warming = (ambient - self._return_air) * (0.0015 if door else 0.0004)
-        cooling = -0.03 if self._compressor else 0.0
+        cooling = -0.03 * self.cooling_efficiency if self._compressor else 0.0
         self._return_air += (warming + cooling) * dt
         if self._compressor:
             self._engine_hours += dt / 3600.0

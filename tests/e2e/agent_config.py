@@ -36,3 +36,18 @@ def agent_config(directory: Path, *, thing: str, broker: tuple[str, int], ca: Pa
         "status": {"health_file": str(directory / "health.json"), "interval": "1s",
                    "shutdown_grace": shutdown_grace},
     }
+
+
+def file_agent_config(directory: Path, *, thing: str, device: dict[str, Any],
+                      aggregation: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A config mapping that publishes to ``directory/published.jsonl`` (a ``file`` sink, read
+    back with :func:`~tests.e2e.agent_process.published_batches`): raw readings in 300 ms bundles."""
+    return {
+        "thing": thing, "site": SITE, "asset_type": ASSET_TYPE,
+        "devices": [device],
+        "aggregation": {"mode": "raw", **(aggregation or {})},
+        "batching": {"max_age": "300ms"},
+        "spool": {"type": "sqlite", "path": str(directory / "spool.db")},
+        "publish": {"type": "file", "path": str(directory / "published.jsonl")},
+        "status": {"health_file": str(directory / "health.json"), "interval": "1s"},
+    }

@@ -8,6 +8,7 @@ Its output goes to ``agent.log`` beside the config, so a failing test can show w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import sys
@@ -136,16 +137,27 @@ class AgentProcess:
     async def wait_health(self, condition: Callable[[dict[str, Any]], bool], within: float,
                           what: str) -> dict[str, Any]:
         """Wait until the health file satisfies ``condition``; fail with the agent's log tail."""
+        health: dict[str, Any] = {}
+
+        def ready() -> bool:
+            nonlocal health
+            health = self.health()
+            return bool(health) and condition(health)
+
+        await self.wait_until(ready, within, what, detail=lambda: f"health: {health}")
+        return health
+
+    async def wait_until(self, condition: Callable[[], bool], within: float, what: str,
+                         detail: Callable[[], str] = lambda: "") -> None:
+        """Wait until ``condition()`` holds while the agent runs; fail with the agent's log tail."""
         deadline = time.monotonic() + within
-        while not ((health := self.health()) and condition(health)):
+        while not condition():
             if self._process is not None and self._process.returncode is not None:
                 raise AssertionError(f"{what}: the agent exited with {self._process.returncode}\n"
                                      f"{self.log_tail()}")
             if time.monotonic() > deadline:
-                raise AssertionError(f"{what}: not within {within:g} s; health: {health}\n"
-                                     f"{self.log_tail()}")
+                raise AssertionError(f"{what}: not within {within:g} s; {detail()}\n{self.log_tail()}")
             await asyncio.sleep(0.2)
-        return health
 
     async def inspect_spool(self) -> SpoolInspection:
         """``edgeferry spool inspect PATH --json`` (read-only; safe while the agent runs)."""
@@ -177,3 +189,16 @@ class AgentProcess:
             if isinstance(record, dict) and record.get("event") == event:
                 found.append(record)
         return found
+
+
+def published_batches(path: Path) -> list[dict[str, Any]]:
+    """The batches a ``file`` sink wrote to ``path`` (a line still being written is left out)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return []
+    batches = []
+    for line in lines:
+        with contextlib.suppress(ValueError):
+            batches.append(json.loads(line))
+    return batches

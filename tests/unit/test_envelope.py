@@ -1,3 +1,4 @@
+import dataclasses
 import json
 from typing import Any
 
@@ -9,6 +10,7 @@ from edge_agent.envelope import (
     INT64_MAX,
     MAX_PAYLOAD_BYTES,
     SCHEMA,
+    SCHEMA_COMPACT,
     Batch,
     BatchKind,
     EnvelopeError,
@@ -97,7 +99,7 @@ reading_objects = st.fixed_dictionaries(
     optional={"q": mostly(st.integers(0, 2)), "code": mostly(st.integers(-10, 2**32))})
 envelopes = st.fixed_dictionaries(
     {"schema": st.just(SCHEMA), "device": mostly(names), "site": mostly(names), "asset_type": mostly(names),
-     "epoch": mostly(names), "seq": mostly(st.integers(1, INT64_MAX), st.integers(-(2**65), 2**65) | json_values),
+     "epoch": mostly(names), "seq": mostly(st.integers(0, INT64_MAX), st.integers(-(2**65), 2**65) | json_values),
      "start": mostly(int64s, st.integers(-(2**65), 2**65)), "end": mostly(int64s)},
     optional={"readings": mostly(st.lists(reading_objects, max_size=3)),
               "last": mostly(st.dictionaries(names, mostly(values), max_size=3)),
@@ -115,7 +117,7 @@ def test_whatever_is_accepted_is_in_range_and_round_trips(obj: dict[str, object]
     except EnvelopeError:
         return
     assert type(batch.seq) is int
-    assert 1 <= batch.seq <= INT64_MAX
+    assert 0 <= batch.seq <= INT64_MAX
     assert _int64(batch.start)
     assert _int64(batch.end)
     assert type(batch.dropped) is int
@@ -142,11 +144,11 @@ def test_an_integer_field_of_another_type_or_out_of_range_is_named(field: str, b
         decode_batch(json.dumps(obj).encode())
 
 
-@given(st.integers(-(2**63), 0))
-def test_seq_starts_at_one(seq: int) -> None:
+@given(st.integers(-(2**63), -1))
+def test_seq_is_never_negative(seq: int) -> None:
     obj = Batch(device="d", site="s", asset_type="a", epoch="e", seq=3, start=0, end=1).to_json()
     obj["seq"] = seq
-    with pytest.raises(EnvelopeError, match=r"^seq: an integer from 1"):
+    with pytest.raises(EnvelopeError, match=r"^seq: an integer from 0"):
         decode_batch(obj)
 
 
@@ -168,3 +170,35 @@ def test_dropped_travels_only_when_there_is_something_to_declare() -> None:
     loud = Batch(device="d", site="s", asset_type="a", epoch="e", seq=3, start=0, end=1, dropped=7)
     assert json.loads(loud.encode())["dropped"] == 7
     assert decode_batch(loud.encode()) == loud
+
+
+@given(readings=st.lists(st.builds(Reading, device=st.just("d"), point=names, t=st.integers(0, 2**45), v=values,
+                                   q=st.sampled_from(Quality), code=st.none() | st.integers(-10, 2**32)),
+                         max_size=30))
+def test_the_compact_form_carries_the_same_readings(readings: list[Reading]) -> None:
+    start = min((r.t for r in readings), default=0)
+    full = Batch(device="d", site="s", asset_type="a", epoch="e1", seq=3, start=start, end=start,
+                 readings=tuple(readings), last={r.point: r.v for r in readings})
+    compact = decode_batch(dataclasses.replace(full, compact=True).encode())
+    assert compact.compact
+    assert sorted(map(repr, compact.readings)) == sorted(map(repr, full.readings))
+    assert dataclasses.replace(compact, readings=full.readings, compact=False) == full
+    assert json.loads(compact.encode())["schema"] == SCHEMA_COMPACT
+
+
+def test_compact_columns_hold_names_once_and_times_as_deltas() -> None:
+    batch = Batch(device="d", site="s", asset_type="a", epoch="e", seq=1, start=1000, end=61_000, compact=True,
+                  readings=(Reading("d", "temp", 1000, 4.5), Reading("d", "door", 1001, False, Quality.BAD, 7),
+                            Reading("d", "temp", 31_000, 4.6), Reading("d", "door", 31_001, True)),
+                  last={"temp": 4.6, "door": True})
+    assert json.loads(batch.encode())["points"] == {
+        "temp": {"t": [0, 30_000], "v": [4.5, 4.6]},
+        "door": {"t": [1, 30_000], "v": [False, True], "q": [2, 0], "code": [7, None]}}
+
+
+@pytest.mark.parametrize("points", [{"p": {"t": [0, 1], "v": [1]}}, {"p": {"t": [0]}}, {"p": 5}, []])
+def test_malformed_compact_columns_are_refused(points: object) -> None:
+    payload = {"schema": SCHEMA_COMPACT, "device": "d", "site": "s", "asset_type": "a", "epoch": "e", "seq": 1,
+               "start": 0, "end": 0, "points": points, "last": {}}
+    with pytest.raises(EnvelopeError):
+        decode_batch(json.dumps(payload))

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Generic, Protocol, TypeVar
+from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 from pydantic.alias_generators import to_camel
@@ -159,8 +159,24 @@ class Embedded(Generic[S]):
             await self._maintain(self.store)
 
 
-Publish = Callable[[str, bytes, int], Awaitable[None]]
-"""Publish (topic, payload, qos) through the runner's MQTT connection."""
+@dataclass(frozen=True, slots=True)
+class PublishProperties:
+    """MQTT 5 PUBLISH properties (what AWS's republish action calls ``headers``)."""
+
+    payload_format_indicator: Literal["UNSPECIFIED_BYTES", "UTF8_DATA"] | None = None
+    content_type: str | None = None
+    response_topic: str | None = None
+    correlation_data: bytes | None = None
+    message_expiry: int | None = None
+    """Seconds."""
+    user_properties: tuple[tuple[str, str], ...] = ()
+
+
+class Publish(Protocol):
+    """Publish through the runner's MQTT connection (returns after the PUBACK for QoS 1)."""
+
+    async def __call__(self, topic: str, payload: bytes, qos: int,
+                       properties: PublishProperties | None = None) -> None: ...
 
 
 @dataclass

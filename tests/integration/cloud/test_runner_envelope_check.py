@@ -26,8 +26,8 @@ def envelope(**changes: Any) -> bytes:
 @pytest.mark.parametrize(("payload", "reason"), [
     (envelope(seq=5.5), "seq: an integer"),
     (envelope(seq=5.0), "seq: an integer"),
-    (envelope(seq=-3), "seq: an integer from 1"),
-    (envelope(seq=0), "seq: an integer from 1"),
+    (envelope(seq=-3), "seq: an integer from 0"),
+    (envelope(seq=-(2**64)), "seq: an integer from 0"),
     (envelope(seq=2**64), "seq: an integer"),
     (envelope(seq=True), "seq: an integer"),
     (envelope(seq="5"), "seq: an integer"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import sqlite3
 import time
@@ -46,10 +47,12 @@ def shipped_rules(data: Path) -> RulesFile:
 
 
 def messages() -> list[Message]:
-    """Two trailers' batches (readings and windows), one redelivered, one refused by the WHERE."""
+    """Two trailers' batches (readings and windows, both envelope forms), one redelivered, one
+    refused by the WHERE."""
     t0 = int(time.time() * 1000) - 3_600_000
     batches = [make_batch("reefer-1", seq, readings=5, windows=2, site="depot-a", t0=t0) for seq in (1, 2)]
     batches += [make_batch("reefer-2", 1, readings=7, site="depot-b", t0=t0)]
+    batches += [dataclasses.replace(make_batch("reefer-2", 2, readings=6, site="depot-b", t0=t0), compact=True)]
     out = [(f"$aws/rules/{RULE}/dt/{b.site}/reefer/{b.device}/telemetry", b.encode()) for b in batches]
     out.append(out[0])
     out.append((f"$aws/rules/{RULE}/dt/depot-a/reefer/reefer-9/telemetry", batches[0].encode()))
@@ -146,12 +149,12 @@ async def test_the_shipped_rules_write_the_same_rows_locally_and_on_aws(
     sent = messages()
     local = await run_locally(rules, sent)
     aws = await asyncio.to_thread(run_on_aws, rules, sent, moto, monkeypatch)  # Lambda runs its own loop
-    assert len(local["timeseries"]) == 5 + 2 + 5 + 2 + 7, "every reading and window of the three batches"
+    assert len(local["timeseries"]) == 5 + 2 + 5 + 2 + 7 + 6, "every reading and window of the four batches"
     assert aws["timeseries"] == local["timeseries"]
     assert {(d, p) for d, p, _, _ in local["state"]} == {
         ("reefer-1", "p0"), ("reefer-1", "p1"), ("reefer-1", "p2"),
         ("reefer-2", "p0"), ("reefer-2", "p1"), ("reefer-2", "p2")}
     assert aws["state"] == local["state"]
-    assert len(local["lake"]) == 21
+    assert len(local["lake"]) == 27
     assert aws["lake"] == local["lake"]
     assert aws["partitions"] == local["partitions"]

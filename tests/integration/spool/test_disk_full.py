@@ -23,7 +23,7 @@ from edge_agent.errors import Retryable, SpoolFull
 from edge_agent.spool.config import SqliteSpoolConfig
 from edge_agent.spool.sqlite import SqliteSpool
 from tests.contracts.spool_contract import make_batch, take_seqs
-from tests.fixtures.disk import mount_tmpfs
+from tests.fixtures.disk import fill_with_other_files, mount_tmpfs
 
 MiB = 1024 * 1024
 
@@ -48,17 +48,6 @@ async def fill_disk(spool: SqliteSpool, *, readings: int = 100) -> tuple[int, Sp
         except SpoolFull as exc:
             return seq, exc
     raise AssertionError("the disk never filled")
-
-
-def fill_with_other_files(disk: Path) -> None:
-    """Another program takes every free byte of the volume."""
-    with (disk / "filler").open("ab") as filler:
-        try:
-            while True:
-                filler.write(b"\0" * 64 * 1024)
-                filler.flush()
-        except OSError:
-            pass
 
 
 async def test_a_full_disk_refuses_a_batch_spends_its_seq_and_counts_it(

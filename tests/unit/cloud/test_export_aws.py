@@ -70,3 +70,15 @@ def test_backends_without_an_aws_action_are_refused_with_their_place(backends: d
     with pytest.raises(ExportError, match=refusal) as caught:
         export_rules(parse_rules(every_action_doc(**backends)))
     assert "rule all_actions: actions[" in str(caught.value)
+
+
+def test_republish_headers_export_as_the_api_takes_them() -> None:
+    doc = every_action_doc()
+    doc["rules"][0]["actions"][4]["republish"]["headers"] = {
+        "contentType": "application/json", "messageExpiry": "${seq}", "payloadFormatIndicator": "UTF8_DATA",
+        "userProperties": [{"key": "site", "value": "${topic(2)}"}]}
+    payload = export_rules(parse_rules(doc))["all_actions"]
+    assert create_topic_rule_problems("all_actions", payload) == ""
+    assert payload["actions"][4]["republish"]["headers"] == {
+        "payloadFormatIndicator": "UTF8_DATA", "contentType": "application/json", "messageExpiry": "${seq}",
+        "userProperties": [{"key": "site", "value": "${topic(2)}"}]}

@@ -3,11 +3,14 @@ processors' results, for the worker tests."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
 import yaml
 
+from cloud.processors.app import WorkerOptions, open_worker
+from cloud.processors.model import load_config
 from cloud.stream.log import StreamLog
 from tests.fixtures.broker import wait_until
 from tests.unit.cloud.processors.scenarios import EXAMPLES, SETPOINT, trailer
@@ -76,6 +79,15 @@ def processed(state: Path) -> int:
         return 0
 
 
+def processed_by_nats(state: Path) -> int:
+    """Stream sequence every partition of a NATS consumer group has reached (the smallest)."""
+    try:
+        rows = query(state, "SELECT position FROM proc_positions")
+    except sqlite3.OperationalError:
+        return 0
+    return min((int(p) for (p,) in rows), default=0) if len(rows) == 4 else 0
+
+
 def alarm_history(state: Path) -> list[tuple[object, ...]]:
     return query(state, "SELECT occurrence, t, state, cause FROM proc_alarm_history "
                         "WHERE cause IN ('raise', 'clear') ORDER BY occurrence, t, state")
@@ -92,3 +104,17 @@ async def wait_until_processed(state: Path, total: int, within: float = 240.0) -
 def group_owners(state: Path) -> list[tuple[object, ...]]:
     """(owner, partitions leased) of a consumer group, once it has started."""
     return query(state, "SELECT owner, COUNT(*) FROM proc_leases GROUP BY owner") if processed(state) else []
+
+
+async def run_in_process(tmp: Path, stream: Path, total: int, name: str) -> Path:
+    """Process the whole stream with one in-process worker; return its state database."""
+    state = tmp / f"{name}.db"
+    options = WorkerOptions(config=load_config(processors_file(tmp)), state=state, stream=stream,
+                            data=tmp / f"{name}-data")
+    stop = asyncio.Event()
+    async with open_worker(options) as worker:
+        task = asyncio.create_task(worker.run(stop))
+        await wait_until_processed(state, total)
+        stop.set()
+        await task
+    return state

@@ -12,8 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-from cloud.processors.app import WorkerOptions, open_worker
-from cloud.processors.model import load_config
 from cloud.stores.sql import SqlDatabase
 from cloud.stores.timeseries import TimeseriesStore
 from cloud.stream.log import StreamLog
@@ -25,26 +23,13 @@ from tests.integration.cloud.processors.fleet_stream import (
     processed,
     processors_file,
     query,
+    run_in_process,
     wait_until_processed,
     write_fleet,
 )
 from tests.unit.cloud.processors.scenarios import trailer
 
 TRAILERS = 24
-
-
-async def run_in_process(tmp: Path, stream: Path, total: int, name: str) -> Path:
-    """Process the whole stream with one in-process worker; return its state database."""
-    state = tmp / f"{name}.db"
-    options = WorkerOptions(config=load_config(processors_file(tmp)), state=state, stream=stream,
-                            data=tmp / f"{name}-data")
-    stop = asyncio.Event()
-    async with open_worker(options) as worker:
-        task = asyncio.create_task(worker.run(stop))
-        await wait_until_processed(state, total)
-        stop.set()
-        await task
-    return state
 
 
 def spawn(tmp: Path, stream: Path, state: Path, *extra: str) -> subprocess.Popen[bytes]:
@@ -84,6 +69,11 @@ async def test_windows_reach_the_timeseries_store_and_late_readings_become_dead_
     assert any("not JSON" in str(r) for (r,) in letters)
     # the resent batch: 10 samples of the 2 windowed points it has (return air, speed)
     assert len([1 for (r,) in letters if r == "late"]) == 2 * 10
+    shown = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "edgeferry", "cloud", "processors", "dead-letters",
+                         "--state", str(state)], capture_output=True, text=True, timeout=120)
+    assert shown.stdout.splitlines()[-1] == "21 dead letters"
+    assert '"window": "avg5m", "device": "r1", "point": "reefer_return_air"' in shown.stdout
 
 
 async def test_replaying_the_recorded_stream_gives_exactly_the_same_alarms(tmp_path: Path) -> None:

@@ -55,3 +55,11 @@ def test_the_command_prints_both_columns_with_references() -> None:
                           "--report-every", "soon", "--bundle", "5m"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2
     assert bad.stderr == "edgeferry: error: 'soon' is not a duration (use e.g. 30s, 15m, 24h, 7d)\n"
+
+
+def test_the_compact_form_puts_a_five_minute_bundle_in_one_unit() -> None:
+    prices = PriceList.load()
+    full = estimate(COLDHAUL, prices)
+    compact = estimate(Fleet(devices=8000, report_every=30, bundle=300, compact=True), prices)
+    assert (full.units_per_message, compact.units_per_message) == (2, 1)
+    assert compact.total < full.total

@@ -32,12 +32,13 @@ CREATE_CALLS: dict[str, tuple[str, str, dict[str, str], frozenset[str]]] = {
     "AWS::SQS::Queue": ("sqs", "CreateQueue", {}, frozenset({"MessageRetentionPeriod", "SqsManagedSseEnabled"})),
     "AWS::Lambda::Function": ("lambda", "CreateFunction", {}, frozenset()),
     "AWS::Lambda::EventSourceMapping": ("lambda", "CreateEventSourceMapping", {}, frozenset()),
+    "AWS::Lambda::Permission": ("lambda", "AddPermission", {}, frozenset()),
     "AWS::IAM::Role": ("iam", "CreateRole", {}, frozenset({"Policies", "ManagedPolicyArns"})),
     "AWS::S3::Bucket": ("s3", "CreateBucket", {"BucketName": "Bucket", "ObjectLockEnabled": "ObjectLockEnabledForBucket"},
                         frozenset({"ObjectLockConfiguration", "LifecycleConfiguration", "BucketEncryption",
                                    "PublicAccessBlockConfiguration", "VersioningConfiguration"})),
 }
-GENERATED = {"AWS::IAM::Role": "RoleName"}
+GENERATED = {"AWS::IAM::Role": "RoleName", "AWS::Lambda::Permission": "StatementId"}
 """Required API members CloudFormation fills in itself when the template leaves them out."""
 OTHER_CALLS: dict[tuple[str, str], tuple[str, str, str]] = {
     # (type, property): (service, operation, member) where CloudFormation's shape is the API's

@@ -131,3 +131,31 @@ def test_what_aws_cannot_run_is_refused_with_its_place() -> None:
                                 ingest_rule="edgeferry_telemetry")
     assert "rule edgeferry_telemetry: actions[1]: lake telemetry: only the rows transform" in str(caught.value)
     assert "processor rows: timeseries telemetry: a PostgreSQL store" in str(caught.value)
+
+
+def test_s3_sns_metric_and_lambda_actions_export_with_their_permissions() -> None:
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    doc["rules"][1]["actions"] += [
+        {"s3": {"bucketName": "coldhaul-alarms", "key": "${topic(4)}/${timestamp()}.json"}},
+        {"sns": {"targetArn": "arn:aws:sns:eu-west-1:111122223333:alarms"}},
+        {"cloudwatchMetric": {"metricNamespace": "coldhaul", "metricName": "alarms", "metricValue": "1",
+                              "metricUnit": "Count"}},
+        {"lambda": {"functionArn": "arn:aws:lambda:eu-west-1:111122223333:function:page-driver",
+                    "backend": {"type": "local", "handler": "json:dumps"}}}]
+    template = cloudformation_template(parse_rules(doc), STACK, load_template(DEFAULT_TEMPLATE_PATH),
+                                       ingest_rule="edgeferry_telemetry")
+    assert [str(m) for m in lint(json.dumps(template), regions=[STACK.region])] == []
+    assert {n: p for n, r in template["Resources"].items() if (p := resource_problems(r))} == {}
+    actions = template["Resources"]["EdgeferryAlarmsRule"]["Properties"]["TopicRulePayload"]["Actions"]
+    assert [next(iter(a)) for a in actions] == ["Republish", "Kinesis", "S3", "Sns", "CloudwatchMetric", "Lambda"]
+    assert actions[5] == {"Lambda": {"FunctionArn": "arn:aws:lambda:eu-west-1:111122223333:function:page-driver"}}
+    [permission] = of_type(template, "AWS::Lambda::Permission").values()
+    assert permission["Properties"]["SourceArn"] == "arn:aws:iot:eu-west-1:111122223333:rule/edgeferry_alarms"
+    s3_role = actions[2]["S3"]["RoleArn"]["Fn::GetAtt"][0]
+    [policy] = template["Resources"][s3_role]["Properties"]["Policies"]
+    assert policy["PolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": ["arn:aws:s3:::coldhaul-alarms/*"]}]
+    metric_role = actions[4]["CloudwatchMetric"]["RoleArn"]["Fn::GetAtt"][0]
+    [metric_policy] = template["Resources"][metric_role]["Properties"]["Policies"]
+    assert metric_policy["PolicyDocument"]["Statement"][0]["Condition"] == {
+        "StringEquals": {"cloudwatch:namespace": "coldhaul"}}

@@ -91,3 +91,4 @@ def test_live_the_wall_clock_fires_the_timer_of_a_device_gone_quiet_stamped_with
     assert due is not None
     assert raised(processor.tick(due - 1)) == []
     assert raised(processor.tick(due + 60_000)) == [f"return-air-high/ReturnAirHigh/quiet/{due}"]
+

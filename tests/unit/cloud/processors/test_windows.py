@@ -93,3 +93,22 @@ def test_every_reading_is_either_in_an_emitted_window_or_reported_late(samples: 
     c, _lt = op.add(DeviceInput("r1", T0 + 10**9, {}))  # flush: the watermark passes everything
     closed += c
     assert sum(w.n for w in closed) + len(late) == len(samples)
+
+
+def test_the_shipped_pump_station_rollups_cover_every_numeric_point_per_minute() -> None:
+    from cloud.processors.model import load_config
+    from simulators.profiles.pump_station import PumpStation
+    from tests.unit.cloud.processors.scenarios import EXAMPLES
+
+    (rollup,) = load_config(EXAMPLES / "pump-station.yaml").windows
+    op, station = WindowOperator(rollup), PumpStation(pumps=2, seed=1)
+    closed = []
+    for second in range(0, 200, 5):
+        values = station.sample(T0 / 1000 + second)
+        closed += op.add(DeviceInput("ps-1", T0 + second * 1000, values))[0]
+    numeric = {k for k, v in values.items() if not isinstance(v, str)}
+    # 200 s of samples every 5 s: the watermark (195 s - 10 s) less 1 minute of lateness closes
+    # the first two minutes
+    assert {w.start - T0 for w in closed} == {0, 60_000}
+    assert {w.point for w in closed if w.start == T0} == numeric
+    assert all(w.n == 12 for w in closed)

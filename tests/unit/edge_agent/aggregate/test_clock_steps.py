@@ -69,3 +69,13 @@ def test_small_differences_between_the_clocks_are_not_steps(agg: Aggregator, clo
     clock.step_wall(500)
     _poll(agg, clock, 3)
     assert agg.counters.get("clock_steps") == 0
+
+
+def test_a_caller_passing_a_stale_now_is_not_a_step(agg: Aggregator, clock: ManualClock) -> None:
+    """The agent reads ``now`` once per scan and reuses it after awaiting the spool."""
+    for _ in range(5):
+        now = clock.monotonic()
+        agg.add([Reading("d", "temp", clock.wall_ms(), 1.0)], now)
+        clock.advance(3)  # a slow spool put between add and tick
+        agg.tick(now)
+    assert agg.counters.get("clock_steps") == 0

@@ -70,7 +70,7 @@ def _limits(d: ModbusTcpDevice, table: str) -> tuple[int, int]:
     return (d.max_bits if bits else d.max_registers), (d.max_gap * 16 if bits else d.max_gap)
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(devices())
 def test_every_point_is_read_exactly_once(d: ModbusTcpDevice) -> None:
     plan = plan_reads(d)
@@ -80,7 +80,7 @@ def test_every_point_is_read_exactly_once(d: ModbusTcpDevice) -> None:
     assert plan.point_count == sum(expected.values())
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(devices())
 def test_requests_respect_limits_and_cover_their_points(d: ModbusTcpDevice) -> None:
     for r in plan_reads(d).requests:
@@ -93,7 +93,7 @@ def test_requests_respect_limits_and_cover_their_points(d: ModbusTcpDevice) -> N
                                    "input_register": 4}[r.table]
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(devices())
 def test_gap_rule_and_no_mergeable_neighbours(d: ModbusTcpDevice) -> None:
     requests = plan_reads(d).requests
@@ -113,7 +113,7 @@ def test_gap_rule_and_no_mergeable_neighbours(d: ModbusTcpDevice) -> None:
             "two requests could have been one"
 
 
-@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(devices(), st.randoms(use_true_random=False))
 def test_block_decoders_agree_with_the_codec(d: ModbusTcpDevice, rnd: Any) -> None:
     for r in plan_reads(d).requests:
