@@ -14,7 +14,10 @@ import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from components.ipc import ComponentIpc, ValidationRequest
 from edge_agent.config import AgentConfig, parse_config
@@ -29,17 +32,39 @@ log = logging.getLogger(__name__)
 
 CONFIG_KEY = "agent"
 """The component configuration key holding the agent config (beside Greengrass's ``accessControl``)."""
+FILE_KEY = "agent_file"
+"""Or: the path of an agent config file on the core device. It takes precedence over ``agent``.
+For configurations too large for the nucleus's configuration store (Nucleus Lite reads at most
+8 KiB / 500 objects per file), or kept as an artifact."""
 
 
 def agent_config_from(component_config: dict[str, Any], thing_name: str | None) -> AgentConfig:
-    """Validate the ``agent`` part of a component configuration; the core device's thing name
-    (``AWS_IOT_THING_NAME``) is the default ``thing``."""
-    raw = component_config.get(CONFIG_KEY)
+    """Validate the agent configuration a component configuration holds (``agent_file`` or
+    ``agent``); the core device's thing name (``AWS_IOT_THING_NAME``) is the default ``thing``.
+
+    Nucleus Lite hands every YAML scalar over as a string (``502`` as ``"502"``); the models
+    convert them as they convert a config file's."""
+    path = component_config.get(FILE_KEY)
+    if path:
+        raw = _read_agent_file(Path(str(path)))
+        source = str(path)
+    else:
+        raw = component_config.get(CONFIG_KEY)
+        source = "component configuration"
     if not isinstance(raw, dict):
-        raise ConfigError("component configuration", [f"{CONFIG_KEY}: missing (the agent configuration)"])
+        raise ConfigError(source, [f"{CONFIG_KEY}: missing (the agent configuration, or {FILE_KEY}: its path)"])
     if thing_name and "thing" not in raw:
         raw = {**raw, "thing": thing_name}
-    return parse_config(raw, "component configuration")
+    return parse_config(raw, source)
+
+
+def _read_agent_file(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(str(path), [f"{FILE_KEY}: cannot read: {exc.strerror}"]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), [f"{FILE_KEY}: not YAML: {exc}"]) from None
 
 
 class GatewayComponent:

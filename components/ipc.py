@@ -60,7 +60,8 @@ class ComponentIpc:
         return dict(response.value or {})
 
     async def watch(self) -> None:
-        """Subscribe to configuration updates and to pre-deployment validation requests."""
+        """Subscribe to configuration updates and, where the nucleus serves it, to
+        pre-deployment validation requests."""
         loop = asyncio.get_running_loop()
 
         def on_update(_event: Any) -> None:
@@ -78,8 +79,11 @@ class ComponentIpc:
 
         await asyncio.to_thread(self.client.subscribe_to_configuration_update, key_path=[],
                                 on_stream_event=on_update, on_stream_error=on_error)
-        await asyncio.to_thread(self.client.subscribe_to_validate_configuration_updates,
-                                on_stream_event=on_validate, on_stream_error=on_error)
+        try:
+            await asyncio.to_thread(self.client.subscribe_to_validate_configuration_updates,
+                                    on_stream_event=on_validate, on_stream_error=on_error)
+        except Exception as exc:  # Nucleus Lite does not serve it: deployments go unvalidated
+            log.warning("configuration_validation_unavailable", extra={"error": repr(exc)})
 
     async def answer_validation(self, request: ValidationRequest, problem: str | None) -> None:
         """Accept the deployment's configuration, or reject it with ``problem`` as the reason."""

@@ -1,10 +1,11 @@
-"""Greengrass recipes: render the template in ``recipes/`` and check the result.
+"""Greengrass recipes: render the template in ``components/recipes/`` and check the result.
 
-Checks are the recipe format's JSON schema (``recipes/recipe.schema.json``, written from the
-component recipe reference) plus what this component must honour: publish rights only on its own
-basic-ingest topics, an Install step that builds a virtual environment from the wheel artifact,
-a Run step that starts the entry point, manifests for Linux amd64, aarch64 and armv7l, and a
-default agent configuration that validates.
+Checks are the recipe format's JSON schema (``recipe.schema.json``, written from the component
+recipe reference) plus what this component must honour: publish rights only on its own
+basic-ingest topics, an Install step that installs the version's own wheelhouse offline into the
+version's own virtual environment, a Run step that starts the entry point from it, manifests
+Nucleus Lite can select, a recipe small enough for Lite, and a default agent configuration that
+validates. The templates ship inside the package, so this works from an installed edgeferry.
 """
 
 from __future__ import annotations
@@ -18,41 +19,67 @@ from typing import Any
 import jsonschema
 import yaml
 
+from components.platforms import Platform
 from edge_agent.config import parse_config
 from edge_agent.errors import ConfigError
 
-RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
+RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 TEMPLATE = RECIPES_DIR / "com.edgeferry.FieldbusGateway.yaml"
 SCHEMA = RECIPES_DIR / "recipe.schema.json"
 ENTRY_POINT = "-m components.fieldbus_gateway"
-REQUIRED_PLATFORMS = {("linux", "amd64"), ("linux", "aarch64"), ("linux", "arm")}
+LITE_RECIPE_LIMIT = 8196
+"""Bytes of a recipe file Nucleus Lite reads (``ggl_recipe_get_from_file``); a longer one fails to load."""
 _PLACEHOLDER = re.compile(r"\{\{([A-Z_]+)\}\}")
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformArtifact:
+    """A platform's wheelhouse archive: its file name and the URI the recipe gives it."""
+
+    platform: Platform
+    archive: str
+    uri: str
 
 
 @dataclass(frozen=True, slots=True)
 class RecipeParams:
     name: str
     version: str
-    wheel: str
-    artifact_uri: str
+    artifacts: tuple[PlatformArtifact, ...]
     rule: str = "edgeferry_telemetry"
     alarm_rule: str = "edgeferry_alarms"
 
-    def values(self) -> dict[str, str]:
-        return {"COMPONENT_NAME": self.name, "COMPONENT_VERSION": self.version, "WHEEL": self.wheel,
-                "ARTIFACT_URI": self.artifact_uri, "RULE": self.rule, "ALARM_RULE": self.alarm_rule}
+    def values(self, artifact: PlatformArtifact) -> dict[str, str]:
+        return {"COMPONENT_NAME": self.name, "COMPONENT_VERSION": self.version, "RULE": self.rule,
+                "ALARM_RULE": self.alarm_rule, "WHEELHOUSE": Path(artifact.archive).stem,
+                "ARTIFACT_URI": artifact.uri}
 
 
 def render_recipe(params: RecipeParams, template: Path = TEMPLATE) -> dict[str, Any]:
-    """The template with every ``{{PLACEHOLDER}}`` filled; an unknown placeholder is an error."""
-    values = params.values()
+    """The template with every ``{{PLACEHOLDER}}`` filled and its manifest repeated for each
+    platform artifact; an unknown placeholder is an error."""
+    if not params.artifacts:
+        raise ValueError("a recipe needs at least one platform artifact")
+    text = template.read_text()
+    rendered = [_fill(text, params.values(artifact), template) for artifact in params.artifacts]
+    recipe = rendered[0]
+    manifests = []
+    for artifact, each in zip(params.artifacts, rendered, strict=True):
+        (manifest,) = each["Manifests"]
+        manifest.pop("Platform", None)
+        manifests.append({"Name": f"Linux {artifact.platform.name.removeprefix('linux/')}",
+                          "Platform": artifact.platform.recipe_platform(), **manifest})
+    recipe["Manifests"] = manifests
+    return recipe
 
+
+def _fill(text: str, values: dict[str, str], template: Path) -> dict[str, Any]:
     def fill(match: re.Match[str]) -> str:
         if match.group(1) not in values:
             raise ValueError(f"{template}: unknown placeholder {match.group(0)}")
         return values[match.group(1)]
 
-    recipe = yaml.safe_load(_PLACEHOLDER.sub(fill, template.read_text()))
+    recipe = yaml.safe_load(_PLACEHOLDER.sub(fill, text))
     assert isinstance(recipe, dict)
     return recipe
 
@@ -75,14 +102,18 @@ def recipe_problems(recipe: dict[str, Any]) -> list[str]:
                 for e in sorted(validator.iter_errors(recipe), key=lambda e: list(e.absolute_path))]
     if problems:
         return problems
-    return _access_problems(recipe) + _lifecycle_problems(recipe) + _configuration_problems(recipe)
+    size = len(dump_recipe(recipe).encode())
+    if size > LITE_RECIPE_LIMIT:
+        problems.append(f"(recipe): {size} bytes; Nucleus Lite reads recipes of at most {LITE_RECIPE_LIMIT} bytes")
+    return problems + _access_problems(recipe) + _lifecycle_problems(recipe) + _configuration_problems(recipe)
 
 
 def _access_problems(recipe: dict[str, Any]) -> list[str]:
     name = recipe["ComponentName"]
     access = recipe.get("ComponentConfiguration", {}).get("DefaultConfiguration", {}).get("accessControl", {})
     policies = access.get("aws.greengrass.ipc.mqttproxy", {})
-    problems = []
+    problems = [f"accessControl/{service}: not an IPC authorisation service this component uses"
+                for service in access if service != "aws.greengrass.ipc.mqttproxy"]
     if not policies:
         problems.append("accessControl: no aws.greengrass.ipc.mqttproxy policy (PublishToIoTCore would be denied)")
     own_topic = re.compile(r"^\$aws/rules/[A-Za-z0-9_]+/dt/\+/\+/\{iot:thingName\}/(telemetry|alarm)$")
@@ -95,35 +126,32 @@ def _access_problems(recipe: dict[str, Any]) -> list[str]:
         for topic in policy.get("resources", []):
             if not own_topic.match(topic):
                 problems.append(f"{where}/resources: {topic!r} is not one of the device's own basic-ingest topics")
-    for policy_id, policy in access.get("aws.greengrass.ipc.config", {}).items():
-        if policy.get("resources") != [name]:
-            problems.append(f"accessControl/aws.greengrass.ipc.config/{policy_id}/resources: "
-                            f"must be [{name}] (its own configuration only)")
     return problems
 
 
 def _lifecycle_problems(recipe: dict[str, Any]) -> list[str]:
     problems = []
-    platforms = set()
+    version = recipe["ComponentVersion"]
+    env = f"{{work:path}}/env-{version}"
     for index, manifest in enumerate(recipe["Manifests"]):
         where = f"Manifests/{index}"
-        platform = manifest.get("Platform", {})
-        platforms.add((platform.get("os"), platform.get("architecture")))
+        if "runtime" not in manifest.get("Platform", {}):
+            problems.append(f"{where}/Platform: no runtime (Nucleus Lite skips such a manifest; \"*\" serves both)")
         lifecycle = manifest.get("Lifecycle", {})
-        install = _script(lifecycle.get("Install"))
-        run = _script(lifecycle.get("Run"))
-        artifacts = [a["URI"].rsplit("/", 1)[-1] for a in manifest.get("Artifacts", [])]
-        wheels = [a for a in artifacts if a.endswith(".whl")]
-        if len(wheels) != 1:
-            problems.append(f"{where}/Artifacts: expected exactly one wheel artifact, found {wheels}")
-        if "venv" not in install or not any(f"{{artifacts:path}}/{w}" in install for w in wheels):
-            problems.append(f"{where}/Lifecycle/Install: must create a virtual environment and install "
-                            "the wheel artifact")
-        if ENTRY_POINT not in run:
-            problems.append(f"{where}/Lifecycle/Run: must start the entry point ({ENTRY_POINT})")
-    missing = REQUIRED_PLATFORMS - platforms
-    if missing:
-        problems.append(f"Manifests: no manifest for {', '.join(sorted('/'.join(p) for p in missing))}")
+        install = " ".join(_script(lifecycle.get("install")).split())
+        run = _script(lifecycle.get("run"))
+        archives = [a["URI"].rsplit("/", 1)[-1] for a in manifest.get("Artifacts", []) if a.get("Unarchive") == "ZIP"]
+        if len(archives) != 1:
+            problems.append(f"{where}/Artifacts: expected exactly one wheelhouse archive (Unarchive: ZIP), "
+                            f"found {archives}")
+            continue
+        wheelhouse = f"{{artifacts:decompressedPath}}/{Path(archives[0]).stem}"
+        if (f"python3 -m venv {env}" not in install or "--no-index" not in install
+                or f"--find-links {wheelhouse}" not in install or f"edgeferry=={version}" not in install):
+            problems.append(f"{where}/Lifecycle/install: must create {env} and install edgeferry=={version} "
+                            f"into it with --no-index --find-links {wheelhouse}")
+        if f"{env}/bin/python {ENTRY_POINT}" not in run:
+            problems.append(f"{where}/Lifecycle/run: must start the entry point from {env} ({ENTRY_POINT})")
     return problems
 
 

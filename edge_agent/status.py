@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import json
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+
+@functools.cache
+def running_version() -> str:
+    """The installed edgeferry's version: what this process runs."""
+    try:
+        return importlib.metadata.version("edgeferry")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +38,8 @@ class AgentStatus:
         return sum(int(v.get(name, 0)) for k, v in self.parts.items() if k.startswith(prefix))
 
     def to_json(self) -> dict[str, Any]:
-        return {"thing": self.thing, "at": round(self.at, 3), "uptime": round(self.uptime, 1),
-                **self.parts}
+        return {"thing": self.thing, "version": running_version(), "at": round(self.at, 3),
+                "uptime": round(self.uptime, 1), **self.parts}
 
 
 class HealthFile:

@@ -29,7 +29,7 @@ from edge_agent.errors import ConfigError, SpoolFull
 from edge_agent.forwarder import Forwarder
 from edge_agent.interfaces import Sink, Source, Spool, SpoolStats
 from edge_agent.metrics import Counters
-from edge_agent.status import AgentStatus, HealthFile
+from edge_agent.status import AgentStatus, HealthFile, running_version
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,8 @@ class Agent:
                     aggregating = group.create_task(self._aggregate(), name="aggregate")
                     self.running.set()
                     log.info("agent_started", extra={
-                        "thing": self.config.thing, "devices": len(self.config.devices),
+                        "thing": self.config.thing, "version": running_version(),
+                        "devices": len(self.config.devices),
                         "epoch": self.spool.epoch, "next_seq": self.spool.last_seq + 1})
                     await stop.wait()
                     grace = self.config.status.shutdown_grace

@@ -18,6 +18,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from edge_agent import systemd
 from edge_agent.check import ConfigSummary, summarize
 from edge_agent.config import AgentConfig, load_config
 from edge_agent.identity import Identity
@@ -140,6 +141,7 @@ async def run_agent(config: AgentConfig, *, duration: float | None = None,
         loop.call_later(duration, stop.set)
     status = StatusLine(agent, live=show_status)
     display = asyncio.create_task(status.run())
+    supervised = asyncio.create_task(_tell_systemd(agent))
     try:
         await agent.run(stop)
     except asyncio.CancelledError:
@@ -149,8 +151,20 @@ async def run_agent(config: AgentConfig, *, duration: float | None = None,
     finally:
         if reloading is not None:
             reloading.cancel()
-        display.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await display
+        for task in (display, supervised):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         status.final()
     return 0
+
+
+async def _tell_systemd(agent: Agent) -> None:
+    """Under systemd (``Type=notify``): READY once the pipeline runs, then watchdog keep-alives
+    from the event loop, so a wedged agent is restarted."""
+    await agent.running.wait()
+    systemd.notify("READY=1")
+    interval = systemd.watchdog_interval()
+    while interval is not None:
+        systemd.notify("WATCHDOG=1")
+        await asyncio.sleep(interval)

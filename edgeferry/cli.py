@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cloud": ("cloud.cli", "the local IoT Core rig and the cloud side (broker, rules runner, stores)"),
     "rules": ("cloud.rules.cli", "AWS IoT SQL: evaluate and export rules"),
     "component": ("components.cli", "build the Greengrass v2 component"),
+    "image": ("edgeferry.image_cli", "build the offline install archive for a standalone device"),
     "demo": ("edgeferry.demo", "run the whole data path end to end on embedded defaults"),
     "bench": ("edgeferry.bench", "run the benchmarks in bench/"),
 }
@@ -51,14 +52,14 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in args_list if a in COMMANDS), None)
-    parser = build_parser(command)
-    args = parser.parse_args(args_list)
-    configure_logging(args.log_level, args.log_format)
-    handler: Handler | None = getattr(args, "func", None)
-    if handler is None:
-        parser.parse_args([*args_list, "--help"])
-        return 2
     try:
+        parser = build_parser(command)
+        args = parser.parse_args(args_list)
+        configure_logging(args.log_level, args.log_format)
+        handler: Handler | None = getattr(args, "func", None)
+        if handler is None:
+            parser.parse_args([*args_list, "--help"])
+            return 2
         return handler(args)
     except ConfigError as exc:
         for problem in exc.problems:
@@ -68,6 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except EdgeferryError as exc:
         print(f"edgeferry: error: {exc}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as exc:
+        print(f"edgeferry: error: this command needs {exc.name}, which this install lacks "
+              "(the cloud side is an extra: pip install 'edgeferry[cloud]')", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

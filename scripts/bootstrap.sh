@@ -31,6 +31,15 @@ if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
   apt_install nats-server || echo "bootstrap: nats-server not installed; the JetStream tests will be skipped" >&2
 fi
 
+# Greengrass Nucleus Lite, built by the tests from ../shared/vendor/greengrass-lite (tests/fixtures/lite_build.py),
+# and socat, which bridges its hard-coded MQTT port to the test broker.
+LITE_PACKAGES="build-essential cmake pkg-config libssl-dev libcurl4-openssl-dev uuid-dev libzip-dev libsqlite3-dev
+  libyaml-dev libsystemd-dev libevent-dev liburiparser-dev socat"
+if [ -d ../shared/vendor/greengrass-lite ] && ! dpkg -s $LITE_PACKAGES >/dev/null 2>&1; then
+  # shellcheck disable=SC2086
+  apt_install $LITE_PACKAGES || echo "bootstrap: Nucleus Lite build dependencies missing: $LITE_PACKAGES" >&2
+fi
+
 stamp=.venv/.edgeferry-installed
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv

@@ -11,6 +11,7 @@ import sys
 from components.gateway import GatewayComponent
 from components.ipc import ComponentIpc
 from edge_agent.errors import EdgeferryError
+from edge_agent.status import running_version
 
 NUCLEUS_SOCKET_ENV = "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT"
 log = logging.getLogger("components.fieldbus_gateway")
@@ -34,6 +35,7 @@ async def _main() -> int:
         client = await asyncio.to_thread(GreengrassCoreIPCClientV2)
     except Exception as exc:
         raise EdgeferryError(f"cannot connect to the Greengrass nucleus IPC socket {socket}: {exc}") from None
+    log.info("component_started", extra={"version": running_version(), "socket": socket})
     ipc = ComponentIpc(client)
     component = GatewayComponent(ipc, mqtt_sink_factory_for=sink_factory_for)
     stop = asyncio.Event()

@@ -1,5 +1,9 @@
 """The component runtime against a real Modbus simulator and a real SQLite spool, with the
-nucleus's IPC replaced by a stand-in: configuration updates apply live, the spool stays intact."""
+nucleus's IPC replaced by a stand-in of the Java nucleus's documented contract: pre-deployment
+validation (``SubscribeToValidateConfigurationUpdates``, which Nucleus Lite does not serve)
+accepts or rejects, updates apply live, the spool stays intact. What Lite serves (configuration,
+live updates, UpdateState, PublishToIoTCore) is tested on a real Lite in
+tests/e2e/test_greengrass_lite.py."""
 
 from __future__ import annotations
 
@@ -100,12 +104,3 @@ async def test_configuration_update_applies_live_and_keeps_the_spool(
     assert {t for t, _ in nucleus.published} == {
         "$aws/rules/edgeferry_telemetry/dt/plant/pump-station/core-1/telemetry"}
     assert component.agent.spool.stats().depth == 0
-
-
-async def test_invalid_initial_configuration_reports_errored(
-        tmp_path: Path, nucleus_factory: Callable[[dict[str, Any]], FakeNucleus]) -> None:
-    nucleus = nucleus_factory({"agent": {"site": "s", "asset_type": "a", "devices": []}})
-    component = GatewayComponent(ComponentIpc(nucleus), thing_name="core-1")
-    with pytest.raises(Exception, match="devices"):
-        await component.run(asyncio.Event())
-    assert nucleus.states == ["ERRORED"]

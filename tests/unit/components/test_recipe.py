@@ -8,11 +8,21 @@ from typing import Any
 import pytest
 import yaml
 
-from components.recipe import RecipeParams, dump_recipe, recipe_problems, render_recipe
+from components.platforms import PLATFORMS
+from components.recipe import (
+    LITE_RECIPE_LIMIT,
+    PlatformArtifact,
+    RecipeParams,
+    dump_recipe,
+    recipe_problems,
+    render_recipe,
+)
 
-PARAMS = RecipeParams(name="com.edgeferry.FieldbusGateway", version="1.2.3",
-                      wheel="edgeferry-1.2.3-py3-none-any.whl",
-                      artifact_uri="s3://bucket/com.edgeferry.FieldbusGateway/1.2.3/edgeferry-1.2.3-py3-none-any.whl")
+NAME = "com.edgeferry.FieldbusGateway"
+PARAMS = RecipeParams(name=NAME, version="1.2.3", artifacts=tuple(
+    PlatformArtifact(PLATFORMS[p], f"edgeferry-1.2.3-{PLATFORMS[p].slug}.zip",
+                     f"s3://bucket/{NAME}/1.2.3/edgeferry-1.2.3-{PLATFORMS[p].slug}.zip")
+    for p in ("linux/amd64", "linux/aarch64")))
 
 
 @pytest.fixture
@@ -28,19 +38,42 @@ def _mqtt_policy(recipe: dict[str, Any]) -> dict[str, Any]:
 def test_rendered_recipe_is_valid(recipe: dict[str, Any]) -> None:
     assert recipe_problems(recipe) == []
     assert recipe["ComponentVersion"] == "1.2.3"
-    assert {(m["Platform"]["os"], m["Platform"]["architecture"]) for m in recipe["Manifests"]} == {
-        ("linux", "amd64"), ("linux", "aarch64"), ("linux", "arm")}
-    assert "aws.greengrass.StreamManager" in recipe["ComponentDependencies"]
+    assert [m["Platform"] for m in recipe["Manifests"]] == [
+        {"os": "linux", "architecture": "amd64", "runtime": "*"},
+        {"os": "linux", "architecture": "aarch64", "runtime": "*"}]
+    assert [a["URI"].rsplit("/", 1)[1] for m in recipe["Manifests"] for a in m["Artifacts"]] == [
+        "edgeferry-1.2.3-linux-amd64.zip", "edgeferry-1.2.3-linux-aarch64.zip"]
+    install = recipe["Manifests"][1]["Lifecycle"]["install"]["Script"]
+    assert "--no-index" in install
+    assert "--find-links {artifacts:decompressedPath}/edgeferry-1.2.3-linux-aarch64" in install
+    assert "{work:path}/env-1.2.3" in recipe["Manifests"][1]["Lifecycle"]["run"]["Script"]
     assert _mqtt_policy(recipe)["resources"] == [
         "$aws/rules/edgeferry_telemetry/dt/+/+/{iot:thingName}/telemetry",
         "$aws/rules/edgeferry_alarms/dt/+/+/{iot:thingName}/alarm"]
 
 
-def test_dumped_recipe_has_no_yaml_aliases_and_round_trips(recipe: dict[str, Any]) -> None:
+def test_access_control_holds_only_the_mqtt_proxy(recipe: dict[str, Any]) -> None:
+    access = recipe["ComponentConfiguration"]["DefaultConfiguration"]["accessControl"]
+    assert list(access) == ["aws.greengrass.ipc.mqttproxy"]
+
+
+def test_armv7l_manifest_names_the_architecture_detail() -> None:
+    armv7l = PLATFORMS["linux/armv7l"]
+    recipe = render_recipe(RecipeParams(NAME, "1.2.3", (PlatformArtifact(armv7l, "a.zip", "s3://b/a.zip"),)))
+    assert recipe["Manifests"][0]["Platform"] == {"os": "linux", "architecture": "arm",
+                                                  "architecture.detail": "armv7l", "runtime": "*"}
+
+
+def test_dumped_recipe_has_no_yaml_aliases_round_trips_and_fits_lite(recipe: dict[str, Any]) -> None:
     text = dump_recipe(recipe)
     assert "&id" not in text
     assert "*id" not in text
     assert yaml.safe_load(text) == recipe
+    assert len(text.encode()) <= LITE_RECIPE_LIMIT
+
+
+def _lifecycle(recipe: dict[str, Any], index: int = 0) -> dict[str, Any]:
+    return recipe["Manifests"][index]["Lifecycle"]  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize(("mutate", "expected"), [
@@ -49,15 +82,21 @@ def test_dumped_recipe_has_no_yaml_aliases_and_round_trips(recipe: dict[str, Any
     (lambda r: _mqtt_policy(r)["resources"].append("#"), "is not one of the device's own basic-ingest topics"),
     (lambda r: _mqtt_policy(r)["operations"].append("aws.greengrass#SubscribeToIoTCore"),
      "only aws.greengrass#PublishToIoTCore"),
-    (lambda r: r["Manifests"].pop(), "no manifest for linux/arm"),
-    (lambda r: r["Manifests"][0]["Lifecycle"].update(Install="pip install edgeferry"),
-     "must create a virtual environment and install the wheel artifact"),
-    (lambda r: r["Manifests"][1]["Lifecycle"].update(Run="python3 agent.py"), "must start the entry point"),
+    (lambda r: r["ComponentConfiguration"]["DefaultConfiguration"]["accessControl"].update(
+        {"aws.greengrass.ipc.config": {}}), "not an IPC authorisation service"),
+    (lambda r: _lifecycle(r).update(install="pip install edgeferry"), "--no-index"),
+    (lambda r: _lifecycle(r)["install"].update(
+        Script=_lifecycle(r)["install"]["Script"].replace("env-1.2.3", "venv")), "must create {work:path}/env-1.2.3"),
+    (lambda r: _lifecycle(r, 1).update(run="python3 agent.py"), "must start the entry point"),
+    (lambda r: r["Manifests"][0]["Platform"].pop("runtime"), "no runtime"),
+    (lambda r: r["Manifests"][0]["Artifacts"][0].update(Unarchive="NONE"), "exactly one wheelhouse archive"),
+    (lambda r: _lifecycle(r).update(Install=_lifecycle(r).pop("install")), "Additional properties"),
     (lambda r: r.update(ComponentVersion="1.2"), "ComponentVersion"),
     (lambda r: r.update(Colour="blue"), "Additional properties are not allowed"),
-    (lambda r: r["Manifests"][0]["Artifacts"][0].update(URI="http://example.com/x.whl"), "URI"),
+    (lambda r: r["Manifests"][0]["Artifacts"][0].update(URI="http://example.com/x.zip"), "URI"),
     (lambda r: r["ComponentConfiguration"]["DefaultConfiguration"]["agent"]["devices"][0].update(port=70000),
      "agent: devices[0].port"),
+    (lambda r: r.update(ComponentDescription="x" * LITE_RECIPE_LIMIT), "Nucleus Lite reads recipes of at most"),
 ])
 def test_recipe_checks_catch_mistakes(recipe: dict[str, Any], mutate: Any, expected: str) -> None:
     broken = copy.deepcopy(recipe)
