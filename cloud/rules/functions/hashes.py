@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
-from Crypto.Hash import MD2
-
 from cloud.rules.functions.base import Function, pure
 from cloud.rules.types import UNDEFINED, Value, to_string
 
@@ -23,8 +21,11 @@ def _hashlib(algorithm: str) -> Callable[[bytes], str]:
 
 
 def _md2(data: bytes) -> str:
-    # MD2 is in neither hashlib nor OpenSSL 3's default provider: pycryptodome has it
-    return MD2.new(data).hexdigest()
+    # MD2 is in neither hashlib nor OpenSSL 3's default provider: pycryptodome has it. Imported
+    # on first use, so that rules without md2() load where it is not installed (the Lambda package).
+    from Crypto.Hash import MD2
+
+    return str(MD2.new(data).hexdigest())
 
 
 FUNCTIONS: tuple[Function, ...] = (
