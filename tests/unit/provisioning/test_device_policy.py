@@ -21,8 +21,8 @@ DEFAULT_RULES = [
     ("agent", MqttPublishConfig().rule, MqttPublishConfig().alarm_rule),
     ("greengrass component", GreengrassPublishConfig(type="greengrass_ipc").rule,
      GreengrassPublishConfig(type="greengrass_ipc").alarm_rule),
-    ("component recipe", RecipeParams("c", "1.0.0", "w", "s3://b/w").rule,
-     RecipeParams("c", "1.0.0", "w", "s3://b/w").alarm_rule),
+    ("component recipe", RecipeParams("c", "1.0.0", ()).rule,
+     RecipeParams("c", "1.0.0", ()).alarm_rule),
     ("fleet simulator", MqttPublishConfig(endpoint="127.0.0.1").rule, MqttPublishConfig().alarm_rule),
     ("plain topics (no basic ingest)", None, None),
 ]
