@@ -9,7 +9,8 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CLOUD_ONLY = ("pyarrow", "boto3", "botocore", "psycopg", "nats", "psutil", "krcf", "numpy", "matplotlib")
+CLOUD_ONLY = ("pyarrow", "boto3", "botocore", "psycopg", "nats", "krcf", "numpy", "matplotlib", "Crypto",
+              "google.protobuf")
 
 _PROBE = """
 import importlib, pkgutil, sys
@@ -54,7 +55,7 @@ def test_cloud_only_packages_are_the_cloud_extra_not_the_edge_install() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     edge = " ".join(project["dependencies"]).lower()
     cloud = " ".join(project["optional-dependencies"]["cloud"]).lower()
-    for package in ("pyarrow", "boto3", "psycopg", "nats-py", "psutil", "krcf", "numpy"):
+    for package in ("pyarrow", "boto3", "psycopg", "nats-py", "krcf", "numpy", "pycryptodome", "protobuf"):
         assert package not in edge
         assert package in cloud
     assert any(d.startswith("edgeferry[cloud") for d in project["optional-dependencies"]["dev"])

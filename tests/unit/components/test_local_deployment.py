@@ -15,7 +15,8 @@ DOCS = Path(__file__).resolve().parents[3] / "docs" / "greengrass.md"
 def test_command_uses_the_greengrass_cli_path_and_absolute_directories() -> None:
     out = Path("greengrass-build")
     result = BuildResult(recipe=out / "recipes/com.edgeferry.FieldbusGateway-1.2.3.yaml",
-                         artifact=out / "artifacts/com.edgeferry.FieldbusGateway/1.2.3/edgeferry-1.2.3.whl",
+                         artifacts={"linux-amd64": out / "artifacts/com.edgeferry.FieldbusGateway/1.2.3/"
+                                                    "edgeferry-1.2.3-linux-amd64.zip"},
                          version="1.2.3")
     words = shlex.split(result.local_deployment("com.edgeferry.FieldbusGateway"))
     assert words[:4] == ["sudo", "/greengrass/v2/bin/greengrass-cli", "deployment", "create"]
