@@ -55,11 +55,12 @@ class Archive:
     def sealed_name(self, partition: str, prefix: str, tmp: Path) -> str | None:
         """The final name a sealed temporary file was to get (its entry's file name starts with
         ``prefix`` and names its SHA-256), or None when it was never sealed."""
-        for entry in reversed(self._entries):
-            if (entry.op == "seal" and entry.partition == partition and entry.file.startswith(prefix)
-                    and entry.sha256 == file_digest(tmp)):
-                return entry.file
-        return None
+        candidates = [e for e in reversed(self._entries)
+                      if e.op == "seal" and e.partition == partition and e.file.startswith(prefix)]
+        if not candidates:
+            return None
+        digest = file_digest(tmp)
+        return next((e.file for e in candidates if e.sha256 == digest), None)
 
     def seal(self, partition: str, tmp: Path, final_name: str, *, rows: int, t_min: int,
              t_max: int) -> Entry:

@@ -81,7 +81,7 @@ def export(root: Path, spec: ExportSpec, out: Path, *, report: bool = True) -> E
     summary.excursions, summary.gaps, summary.late_spans = len(excursions), len(gaps), len(late)
     summary.door_openings = sum(1 for _, is_open in door if is_open)
     summary.late_records = int(pc.sum(table["late"]).as_py() or 0)
-    _write_csv(out / "records.csv", _readable(table))
+    (out / "records.csv").write_bytes(_records_csv(table))
     _write_rows(out / "excursions.csv", ("start", "end", "seconds", "max_temperature", "setpoint"),
                 [(iso_time(s), iso_time(e), (e - s) / 1000, m, sp) for s, e, m, sp in excursions])
     _write_rows(out / "door.csv", ("time", "state"), [(iso_time(t), "open" if o else "closed") for t, o in door])
@@ -146,11 +146,7 @@ def _against_archive(out: Path, manifest: dict[str, Any], proof: list[Entry], ar
                              "the archive's chain was rewritten after the export")
     spec = ExportSpec(**manifest["spec"])
     table, _ = _rows(archive, entries, spec)
-    records = hashlib.sha256()
-    buffer = pa.BufferOutputStream()
-    pacsv.write_csv(_readable(table), buffer)
-    records.update(buffer.getvalue().to_pybytes())
-    if records.hexdigest() != manifest["files"]["records.csv"]:
+    if hashlib.sha256(_records_csv(table)).hexdigest() != manifest["files"]["records.csv"]:
         raise ChainError("records.csv does not match the archive's rows for the export's device and period")
 
 
@@ -276,8 +272,11 @@ def _utc(ms: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.cast(pc.cast(ms, pa.timestamp("ms")), pa.string())
 
 
-def _write_csv(path: Path, table: pa.Table) -> None:
-    pacsv.write_csv(table, str(path))
+def _records_csv(table: pa.Table) -> bytes:
+    """records.csv's bytes: one function for the export and for re-deriving it from the archive."""
+    buffer = pa.BufferOutputStream()
+    pacsv.write_csv(_readable(table), buffer)
+    return bytes(buffer.getvalue().to_pybytes())
 
 
 def _write_rows(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

@@ -8,8 +8,10 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -19,6 +21,8 @@ from cloud.processors.model import ConfigError, load_config
 from cloud.processors.worker import WorkerStats
 from cloud.rules.actions.base import Duration
 from cloud.stores.sql import SqlDatabase
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -117,14 +121,21 @@ def _open(path: Path) -> Checkpoint | None:
     return checkpoint
 
 
-def _dead_letters(args: argparse.Namespace) -> int:
-    checkpoint = _open(args.state)
+def _read(path: Path, read: Callable[[Checkpoint], T]) -> T | None:
+    """One read of the processors' state at ``path``; None when there is none."""
+    checkpoint = _open(path)
     if checkpoint is None:
-        return _fail(f"no processors state at {args.state}")
+        return None
     try:
-        letters = checkpoint.dead_letters()
+        return read(checkpoint)
     finally:
         checkpoint.close()
+
+
+def _dead_letters(args: argparse.Namespace) -> int:
+    letters = _read(args.state, Checkpoint.dead_letters)
+    if letters is None:
+        return _fail(f"no processors state at {args.state}")
     for reason, body in letters[:args.limit]:
         print(f"{reason}: {body}")
     print(f"{len(letters)} dead letters")
@@ -132,13 +143,9 @@ def _dead_letters(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    checkpoint = _open(args.state)
-    if checkpoint is None:
+    alarms = _read(args.state, Checkpoint.alarms)
+    if alarms is None:
         return _fail(f"no processors state at {args.state}")
-    try:
-        alarms = checkpoint.alarms()
-    finally:
-        checkpoint.close()
     if args.json:
         print(json.dumps(alarms, indent=2))
         return 0
