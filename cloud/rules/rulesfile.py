@@ -156,7 +156,9 @@ class _Unserved:
     """Stands for the configured service functions while a rule is only being checked."""
 
     def call(self, name: str, args: Sequence[Any], message: Any) -> Any:
-        raise NotImplementedError(name)
+        from cloud.rules.errors import FunctionNotAvailable
+
+        raise FunctionNotAvailable(name)
 
 
 def _sql_problem(rule: RuleSpec, served: bool) -> str | None:
