@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from edge_agent.secrets import Secret
 from edge_agent.sources.points import StrictModel
 from edge_agent.units import ByteSize, Duration
 
@@ -22,6 +23,63 @@ class RateLimit(StrictModel):
     enabled: bool = True
     publishes_per_second: float = Field(default=100.0, gt=0)
     bytes_per_second: ByteSize = Field(default=512 * 1024, gt=0)
+
+
+class X509Auth(StrictModel):
+    """Mutual TLS with the device certificate: port 8883, or 443 where the client offers the ALPN
+    protocol ``x-amzn-mqtt-ca`` (awscrt's builders do so on port 443). AWS IoT developer guide,
+    protocols.html, "Protocols, port mappings, and authentication"."""
+
+    type: Literal["x509"] = "x509"
+
+
+class SigV4Auth(StrictModel):
+    """MQTT over WebSockets, the handshake signed with SigV4 (service ``iotdevicegateway``). The
+    temporary credentials come from the IoT credentials provider, which exchanges the device
+    certificate for those of the IAM role behind ``role_alias``."""
+
+    type: Literal["sigv4"]
+    region: str = Field(min_length=1)
+    role_alias: str = Field(min_length=1, max_length=128, pattern=r"^[\w=,@-]+$")
+    credentials_endpoint: str = Field(min_length=1)
+    """``aws iot describe-endpoint --endpoint-type iot:CredentialProvider`` (HTTPS, port 443)."""
+
+
+class CustomAuthorizerAuth(StrictModel):
+    """An IoT Core custom authorizer (a Lambda): MQTT on port 443 with ALPN ``mqtt``, or over
+    WebSockets. Name, token and signature travel in the MQTT username as query parameters."""
+
+    type: Literal["custom_authorizer"]
+    authorizer: str | None = None
+    """None: the endpoint's default authorizer."""
+    username: str | None = None
+    password: Secret | None = None
+    token_key_name: str | None = None
+    token: Secret | None = None
+    token_signature: str | None = None
+    """Base64 signature of ``token`` with the authorizer's private key (authorizers with signing)."""
+
+    @model_validator(mode="after")
+    def _token_pair(self) -> CustomAuthorizerAuth:
+        if (self.token_key_name is None) != (self.token is None):
+            raise ValueError("token_key_name and token go together")
+        return self
+
+
+MqttAuth = Annotated[X509Auth | SigV4Auth | CustomAuthorizerAuth, Field(discriminator="type")]
+
+
+class HttpProxy(StrictModel):
+    """An HTTP(S) proxy the connection tunnels through (CONNECT), as plant networks often require."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(ge=1, le=65535)
+    tls: bool = False
+    """True: an HTTPS proxy (TLS to the proxy itself)."""
+    ca: Path | None = None
+    """CA of an HTTPS proxy's certificate (default: the system trust store)."""
+    username: str | None = None
+    password: Secret | None = None
 
 
 class MqttPublishConfig(StrictModel):
@@ -44,6 +102,19 @@ class MqttPublishConfig(StrictModel):
     """Random delay (0..this) before the first connect and after a connection loss."""
     reconnect_min: Duration = 1.0
     reconnect_max: Duration = 120.0
+    transport: Literal["mqtt", "websockets"] = "mqtt"
+    """``websockets``: MQTT over WebSocket Secure (port 443), with ``sigv4`` or ``custom_authorizer``."""
+    auth: MqttAuth = X509Auth()
+    proxy: HttpProxy | None = None
+
+    @model_validator(mode="after")
+    def _auth_fits_transport(self) -> MqttPublishConfig:
+        if self.transport == "websockets" and self.auth.type == "x509":
+            raise ValueError("transport websockets needs auth sigv4 or custom_authorizer (IoT Core "
+                             "takes certificates over MQTT only)")
+        if self.transport == "mqtt" and self.auth.type == "sigv4":
+            raise ValueError("auth sigv4 needs transport websockets")
+        return self
 
     def build(self, identity: Identity | None) -> Sink:
         from edge_agent.errors import EdgeferryError

@@ -24,6 +24,7 @@ from edge_agent.errors import Retryable
 from edge_agent.identity import Identity
 from edge_agent.publish.config import MqttPublishConfig
 from edge_agent.publish.connection import ConnectionEvents, classify_client_error
+from edge_agent.publish.links import build_client
 
 logger = logging.getLogger(__name__)
 
@@ -39,10 +40,8 @@ class Mqtt311Transport:
         self._config = config
         self._pending: set[asyncio.Future[None]] = set()
         self._connector: asyncio.Task[None] | None = None
-        ca = {"ca_filepath": str(identity.ca_path)} if identity.ca_path else {}
-        self._connection = mqtt_connection_builder.mtls_from_path(
-            endpoint=config.endpoint, port=config.port, client_id=identity.thing_name,
-            cert_filepath=str(identity.cert_path), pri_key_filepath=str(identity.key_path), **ca,
+        self._connection = build_client(
+            mqtt_connection_builder, config, identity,
             clean_session=True, keep_alive_secs=int(config.keep_alive),
             reconnect_min_timeout_secs=max(1, int(config.reconnect_min)),
             reconnect_max_timeout_secs=max(1, int(config.reconnect_max)),

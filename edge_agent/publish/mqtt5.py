@@ -27,6 +27,7 @@ from edge_agent.identity import Identity
 from edge_agent.publish.causes import ConnackRefused
 from edge_agent.publish.config import MqttPublishConfig
 from edge_agent.publish.connection import ConnectionEvents, classify_client_error
+from edge_agent.publish.links import build_client
 
 logger = logging.getLogger(__name__)
 
@@ -60,16 +61,14 @@ def connect_error(data: mqtt5.LifecycleConnectFailureData) -> BaseException | No
 
 
 class Mqtt5Transport:
-    """One awscrt MQTT 5 client, connected with the device's certificate as client id = thing name."""
+    """One awscrt MQTT 5 client, client id = thing name, connected as ``config.auth`` says."""
 
     def __init__(self, config: MqttPublishConfig, identity: Identity, events: ConnectionEvents) -> None:
         self._loop = asyncio.get_running_loop()
         self._events = events
         self._stopped = asyncio.Event()
-        ca = {"ca_filepath": str(identity.ca_path)} if identity.ca_path else {}
-        self._client = mqtt5_client_builder.mtls_from_path(
-            endpoint=config.endpoint, port=config.port, client_id=identity.thing_name,
-            cert_filepath=str(identity.cert_path), pri_key_filepath=str(identity.key_path), **ca,
+        self._client = build_client(
+            mqtt5_client_builder, config, identity,
             keep_alive_interval_sec=int(config.keep_alive),
             session_behavior=mqtt5.ClientSessionBehaviorType.CLEAN,
             offline_queue_behavior=mqtt5.ClientOperationQueueBehaviorType.FAIL_ALL_ON_DISCONNECT,
