@@ -67,7 +67,8 @@ def authorizer_arguments(config: CustomAuthorizerAuth) -> dict[str, Any]:
 def credentials_provider(config: SigV4Auth, identity: Identity,
                          proxy: http.HttpProxyOptions | None = None) -> auth.AwsCredentialsProvider:
     """Temporary credentials from the IoT credentials provider (``GET /role-aliases/<alias>/
-    credentials`` over mutual TLS with the device certificate), cached and renewed by awscrt."""
+    credentials`` over mutual TLS with the device certificate), fetched
+    for each connection attempt, so a connection always signs with fresh credentials."""
     options = io.TlsContextOptions.create_client_with_mtls_from_path(
         str(identity.cert_path), str(identity.key_path))
     if identity.ca_path is not None:
