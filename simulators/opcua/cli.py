@@ -19,7 +19,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--points", type=int, default=None,
                         help="pump-station: serve at least this many points (default: 4 pumps)")
     parser.add_argument("--security", choices=["none", "sign", "signandencrypt"], default="none",
-                        help="sign / signandencrypt: Basic256Sha256 only, with a self-signed certificate")
+                        help="sign / signandencrypt: with --policy and a self-signed certificate")
+    parser.add_argument("--policy", choices=["Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"],
+                        default="Basic256Sha256", help="security policy with --security (default Basic256Sha256)")
     parser.add_argument("--cert-dir", type=Path, default=None,
                         help="where to write the server certificate (default: a temporary directory)")
     parser.add_argument("--user", default=None, help="require this user name (with --password)")
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         simulator = OpcUaSimulator(args.profile, args.port, args.points, faults, args.security, users,
                                    host=args.host, update_interval=args.update_interval, seed=args.seed,
-                                   cert_dir=args.cert_dir)
+                                   cert_dir=args.cert_dir, policy=args.policy)
     except ValueError as exc:
         raise EdgeferryError(str(exc)) from None
     try:

@@ -34,28 +34,36 @@ from simulators.profiles import SignalModel, SignalSpec, SignalValue, build_mode
 logger = logging.getLogger(__name__)
 
 Security = Literal["none", "sign", "signandencrypt"]
+Policy = Literal["Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"]
+"""Security policies by their OPC-UA names (Part 7); asyncua spells them without underscores."""
 NAMESPACE = "urn:edgeferry:simulator"
 ROOT_OBJECT = {"pump-station": "Station", "reefer": "Reefer"}
 """The object under Objects that holds a profile's own signals and its other groups (pumps)."""
 _VARIANT = {"analog": ua.VariantType.Double, "counter": ua.VariantType.Int64,
             "state": ua.VariantType.Boolean, "text": ua.VariantType.String}
-_POLICIES: dict[Security, list[ua.SecurityPolicyType]] = {
-    "none": [ua.SecurityPolicyType.NoSecurity],
-    "sign": [ua.SecurityPolicyType.Basic256Sha256_Sign],
-    "signandencrypt": [ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt],
-}
+_MODES: dict[Security, str] = {"sign": "Sign", "signandencrypt": "SignAndEncrypt"}
 
 
-class _PasswordUsers(UserManager):
-    """asyncua user manager: only the listed user names with their passwords get a session."""
+def _endpoint_policies(security: Security, policy: Policy) -> list[ua.SecurityPolicyType]:
+    if security == "none":
+        return [ua.SecurityPolicyType.NoSecurity]
+    return [getattr(ua.SecurityPolicyType, f"{policy.replace('_', '')}_{_MODES[security]}")]
 
-    def __init__(self, users: Mapping[str, str]) -> None:
+
+class _KnownUsers(UserManager):
+    """asyncua user manager: only the listed user names with their passwords, and the holders of
+    the listed user certificates (asyncua checks the token's signature), get a session."""
+
+    def __init__(self, users: Mapping[str, str], certificates: Iterable[bytes]) -> None:
         self._users = dict(users)
+        self._certificates = set(certificates)
 
     def get_user(self, iserver: Any, username: str | None = None, password: str | None = None,
                  certificate: Any = None) -> User | None:
         if username is not None and self._users.get(username) == password:
             return User(role=UserRole.User, name=username)
+        if certificate is not None and bytes(certificate) in self._certificates:
+            return User(role=UserRole.User, name="x509")
         return None
 
 
@@ -64,15 +72,17 @@ class OpcUaSimulator:
 
     ``points`` sizes the pump-station profile (thousands are fine); ``faults`` from
     :func:`~simulators.opcua.faults.parse_fault`; ``security`` other than ``none`` serves only
-    Basic256Sha256 Sign or SignAndEncrypt with a self-signed certificate (``server_certificate``)
-    and checks that a client's application URI matches its certificate; ``users`` maps user names
-    to passwords and then refuses anonymous sessions.
+    ``policy`` (Basic256Sha256 by default) Sign or SignAndEncrypt with a self-signed certificate
+    (``server_certificate``) and checks that a client's application URI matches its certificate;
+    ``users`` maps user names to passwords and ``user_certificates`` lists the DER certificates of
+    X.509 user tokens it accepts; either refuses anonymous sessions.
     """
 
     def __init__(self, profile: str = "pump-station", port: int = 4840, points: int | None = None,
                  faults: Iterable[Fault] = (), security: Security = "none",
                  users: Mapping[str, str] | None = None, *, host: str = "127.0.0.1",
-                 update_interval: float = 1.0, seed: int = 0, cert_dir: Path | None = None) -> None:
+                 update_interval: float = 1.0, seed: int = 0, cert_dir: Path | None = None,
+                 policy: Policy = "Basic256Sha256", user_certificates: Iterable[Path] = ()) -> None:
         self.model: SignalModel = build_model(profile, points=points, seed=seed)
         self.profile = profile
         self.port = port
@@ -80,6 +90,8 @@ class OpcUaSimulator:
         self.security = security
         self.update_interval = update_interval
         self._users = users
+        self.policy = policy
+        self._user_certificates = [p.read_bytes() for p in user_certificates]
         self._faults = tuple(faults)
         self._bad: dict[str, int] = {f.key: f.code for f in self._faults if isinstance(f, BadStatus)}
         unknown = sorted(set(self._bad) - {s.key for s in self.model.signals})
@@ -163,16 +175,19 @@ class OpcUaSimulator:
             self._bad[key] = code
 
     async def _build(self) -> Server:
-        server = Server(user_manager=_PasswordUsers(self._users) if self._users else None)
+        known = self._users or self._user_certificates
+        server = Server(user_manager=_KnownUsers(self._users or {}, self._user_certificates) if known else None)
         await server.init()
         server.set_endpoint(self.endpoint)
         server.set_server_name(f"edgeferry {self.profile} simulator")
         await server.set_application_uri(f"{NAMESPACE}:{self.profile}")
-        server.set_security_policy(_POLICIES[self.security])
+        server.set_security_policy(_endpoint_policies(self.security, self.policy))
         # Offer only the identity the simulator checks: with every token type (asyncua's default)
         # and no signing policy, asyncua warns at each start about certificate and password tokens
         # it could not protect.
-        server.set_identity_tokens([ua.UserNameIdentityToken] if self._users else [ua.AnonymousIdentityToken])
+        tokens: list[type] = [ua.UserNameIdentityToken] if self._users else []
+        tokens += [ua.X509IdentityToken] if self._user_certificates else []
+        server.set_identity_tokens(tokens or [ua.AnonymousIdentityToken])
         if self.security != "none":
             await self._load_certificate(server)
         index = await server.register_namespace(NAMESPACE)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 
+from edge_agent.secrets import Secret
 from edge_agent.sources.points import PointBase, StrictModel
 from edge_agent.units import Duration
 
@@ -37,21 +38,36 @@ class OpcUaPoint(PointBase):
         return self
 
 
+SecurityPolicy = Literal["None", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"]
+"""OPC-UA security policies by their Part 7 names (Basic128Rsa15 and Basic256 are deprecated)."""
+
+
 class OpcUaSecurity(StrictModel):
-    policy: Literal["None", "Basic256Sha256"] = "None"
+    policy: SecurityPolicy = "None"
     mode: Literal["None", "Sign", "SignAndEncrypt"] = "None"
     certificate: Path | None = None
     """Client application certificate (DER or PEM)."""
     private_key: Path | None = None
     server_certificate: Path | None = None
+    """Pin the server's certificate: trusted without the trust list, any other one refused."""
+    pki: Path = Path("pki")
+    """Trust list directory: ``trusted/certs`` (servers or their CAs), ``trusted/crl``,
+    ``rejected/certs`` (refused servers, to be copied to ``trusted/certs`` once checked)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> OpcUaSecurity:
         if (self.policy == "None") != (self.mode == "None"):
-            raise ValueError("policy None goes with mode None, Basic256Sha256 with Sign or SignAndEncrypt")
+            raise ValueError(f"policy None goes with mode None, {self.policy} with Sign or SignAndEncrypt")
         if self.policy != "None" and (self.certificate is None or self.private_key is None):
-            raise ValueError("Basic256Sha256 needs certificate and private_key")
+            raise ValueError(f"{self.policy} needs certificate and private_key")
         return self
+
+
+class OpcUaUserCertificate(StrictModel):
+    """An X.509 user identity token: the session is activated as the holder of this certificate."""
+
+    certificate: Path
+    private_key: Path
 
 
 class OpcUaDevice(StrictModel):
@@ -60,7 +76,9 @@ class OpcUaDevice(StrictModel):
     endpoint: str = Field(pattern=r"^opc\.tcp://")
     security: OpcUaSecurity = OpcUaSecurity()
     username: str | None = None
-    password: SecretStr | None = None
+    password: Secret | None = None
+    """Inline, or ``{file: ...}``, ``{env: ...}``, ``{greengrass_secret: ..., key: ...}``."""
+    user_certificate: OpcUaUserCertificate | None = None
     poll_interval: Duration = Field(default=1.0, gt=0)
     """For points with sampling ``poll``: one Read request for all of them per interval."""
     sampling_interval: Duration = Field(default=1.0, gt=0)
@@ -80,6 +98,14 @@ class OpcUaDevice(StrictModel):
     reconnect_min: Duration = Field(default=0.5, gt=0)
     reconnect_max: Duration = Field(default=30.0, gt=0)
     points: list[OpcUaPoint] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_user(self) -> OpcUaDevice:
+        if self.user_certificate is not None and self.username is not None:
+            raise ValueError("set username or user_certificate, not both")
+        if self.password is not None and self.username is None:
+            raise ValueError("password needs username")
+        return self
 
     def build(self) -> Source:
         from edge_agent.sources.opcua.source import OpcUaSource

@@ -45,6 +45,7 @@ from edge_agent.sources.opcua.handover import RepeatFilter, ScanQueue
 from edge_agent.sources.opcua.session import ConnectionLost, OpcUaSession
 from edge_agent.sources.opcua.status import NO_COMMUNICATION, status_name
 from edge_agent.sources.opcua.targets import expand_points
+from edge_agent.sources.opcua.trust import ServerNotTrusted
 from edge_agent.sources.opcua.values import bad_reading, now_ms
 
 logger = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ class OpcUaSource:
                     "device": self.name, "endpoint": self._config.endpoint})
                 code = NO_COMMUNICATION
             except (OSError, TimeoutError, ConnectionError, UaError, EdgeferryError) as exc:
-                code = exc.code if isinstance(exc, UaStatusCodeError) else NO_COMMUNICATION
+                code = exc.code if isinstance(exc, UaStatusCodeError | ServerNotTrusted) else NO_COMMUNICATION
                 self._on_connect_error(exc, code)
             except Exception:
                 logger.exception("opcua_session_failed", extra={"device": self.name})

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,6 +40,13 @@ def device(endpoint: str, points: list[dict[str, Any]], **settings: Any) -> OpcU
         "reconnect_max": "1s", "watchdog_interval": "500ms", "timeout": "3s", "points": points}
     data.update(settings)
     return OpcUaDevice.model_validate(data)
+
+
+def trust(certificate: Path, pki: Path) -> Path:
+    """Copy a server certificate into the trust list ``pki`` (as an operator would); its new path."""
+    trusted = pki / "trusted" / "certs"
+    trusted.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy(certificate, trusted))
 
 
 class Collector:

@@ -1,4 +1,5 @@
-"""Basic256Sha256 Sign / SignAndEncrypt with application certificates, and user name / password."""
+"""Basic256Sha256 Sign / SignAndEncrypt with application certificates, and user name / password.
+(Trust lists, the other policies and X.509 user tokens: test_opcua_trust.py.)"""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from edge_agent.sources.opcua.connection import certificate_uri
 from edge_agent.sources.opcua.source import OpcUaSource
 from simulators.opcua.certs import make_certificate
 from simulators.opcua.server import OpcUaSimulator, Security
-from tests.integration.sources.opcua.conftest import Collector, device
+from tests.integration.sources.opcua.conftest import Collector, device, trust
 
 POINTS = [{"name": "level", "node": "ns=2;s=Station.TankLevel"},
           {"name": "station_name", "node": "ns=2;s=Station.Name", "sampling": "poll"}]
@@ -38,9 +39,11 @@ async def test_basic256sha256_with_application_certificate(
                               cert_dir=tmp_path / "server") as sim:
         assert sim.server_certificate is not None
         security = {"policy": "Basic256Sha256", "mode": mode, "certificate": str(client.certificate),
-                    "private_key": str(client.private_key)}
+                    "private_key": str(client.private_key), "pki": str(tmp_path / "pki")}
         if pin_server:
             security["server_certificate"] = str(sim.server_certificate)
+        else:
+            trust(sim.server_certificate, tmp_path / "pki")
         async with OpcUaSource(device(sim.endpoint, POINTS, security=security)) as source:
             c = collect(source)
             await c.wait_for(lambda: len(c.of("level")) >= 2 and bool(c.of("station_name")))
