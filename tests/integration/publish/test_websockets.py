@@ -20,7 +20,7 @@ from edge_agent.identity import Identity
 from edge_agent.publish.config import CustomAuthorizerAuth, HttpProxy, MqttPublishConfig, SigV4Auth
 from edge_agent.publish.mqtt import MqttSink
 from tests.fixtures.broker import wait_until
-from tests.fixtures.links import TLS_PORT, ConnectProxy
+from tests.fixtures.links import TLS_PORT, ConnectProxy, GateFactory
 from tests.fixtures.wss import CredentialsEndpoint, SigV4Front, WssBroker
 from tests.integration.publish.test_mqtt_sink import device_identity, make_batch, sink_config
 
@@ -67,6 +67,15 @@ async def test_custom_authorizer_over_websockets(rig: Rig, wss_broker: WssBroker
     config = sink_config(rig, port=wss_broker.wss_port, protocol=protocol, transport="websockets",
                          auth=authorizer(wss_broker))
     assert await delivered(config, device_identity(rig, tmp_path), observer) == 7
+
+
+async def test_custom_authorizer_over_mqtt_on_443_offers_alpn_mqtt(
+        rig: Rig, wss_broker: WssBroker, alpn_gate: GateFactory, tmp_path: Path,
+        observer: queue.Queue[paho.MQTTMessage]) -> None:
+    gate = await alpn_gate(("127.0.0.1", wss_broker.mqtts_port), {"mqtt"})
+    config = sink_config(rig, endpoint="127.0.0.1", port=TLS_PORT, auth=authorizer(wss_broker))
+    assert await delivered(config, device_identity(rig, tmp_path), observer) == 7
+    assert gate.offers[0] == ["mqtt"]
 
 
 async def test_custom_authorizer_refuses_a_wrong_password(rig: Rig, wss_broker: WssBroker, tmp_path: Path) -> None:
