@@ -108,12 +108,20 @@ def recipe_problems(recipe: dict[str, Any]) -> list[str]:
     return problems + _access_problems(recipe) + _lifecycle_problems(recipe) + _configuration_problems(recipe)
 
 
+SECRET_SERVICE = "aws.greengrass.SecretManager"
+
+
 def _access_problems(recipe: dict[str, Any]) -> list[str]:
     name = recipe["ComponentName"]
     access = recipe.get("ComponentConfiguration", {}).get("DefaultConfiguration", {}).get("accessControl", {})
     policies = access.get("aws.greengrass.ipc.mqttproxy", {})
     problems = [f"accessControl/{service}: not an IPC authorisation service this component uses"
-                for service in access if service != "aws.greengrass.ipc.mqttproxy"]
+                for service in access if service not in ("aws.greengrass.ipc.mqttproxy", SECRET_SERVICE)]
+    # secrets for device passwords and authorizer tokens (edge_agent.secrets): read only
+    for policy_id, policy in access.get(SECRET_SERVICE, {}).items():
+        if policy.get("operations") != ["aws.greengrass#GetSecretValue"]:
+            problems.append(f"accessControl/{SECRET_SERVICE}/{policy_id}/operations: "
+                            "only aws.greengrass#GetSecretValue is allowed")
     if not policies:
         problems.append("accessControl: no aws.greengrass.ipc.mqttproxy policy (PublishToIoTCore would be denied)")
     own_topic = re.compile(r"^\$aws/rules/[A-Za-z0-9_]+/dt/\+/\+/\{iot:thingName\}/(telemetry|alarm)$")

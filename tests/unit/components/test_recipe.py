@@ -84,6 +84,9 @@ def _lifecycle(recipe: dict[str, Any], index: int = 0) -> dict[str, Any]:
      "only aws.greengrass#PublishToIoTCore"),
     (lambda r: r["ComponentConfiguration"]["DefaultConfiguration"]["accessControl"].update(
         {"aws.greengrass.ipc.config": {}}), "not an IPC authorisation service"),
+    (lambda r: r["ComponentConfiguration"]["DefaultConfiguration"]["accessControl"].update(
+        {"aws.greengrass.SecretManager": {"c:secrets:1": {"operations": ["*"], "resources": ["*"]}}}),
+     "only aws.greengrass#GetSecretValue is allowed"),
     (lambda r: _lifecycle(r).update(install="pip install edgeferry"), "--no-index"),
     (lambda r: _lifecycle(r)["install"].update(
         Script=_lifecycle(r)["install"]["Script"].replace("env-1.2.3", "venv")), "must create {work:path}/env-1.2.3"),
@@ -103,3 +106,12 @@ def test_recipe_checks_catch_mistakes(recipe: dict[str, Any], mutate: Any, expec
     mutate(broken)
     problems = recipe_problems(broken)
     assert any(expected in p for p in problems), problems
+
+
+def test_a_read_only_secret_policy_is_accepted(recipe: dict[str, Any]) -> None:
+    with_secrets = copy.deepcopy(recipe)
+    with_secrets["ComponentConfiguration"]["DefaultConfiguration"]["accessControl"][
+        "aws.greengrass.SecretManager"] = {f"{NAME}:secrets:1": {
+            "operations": ["aws.greengrass#GetSecretValue"],
+            "resources": ["arn:aws:secretsmanager:eu-west-1:123456789012:secret:plant/plc1-AbCdEf"]}}
+    assert recipe_problems(with_secrets) == []
