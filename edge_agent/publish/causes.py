@@ -152,6 +152,14 @@ def explain(error: BaseException | None, broker: Broker) -> ConnectCause:
         return _timeout(broker, f"connecting to {broker.address} ({name})")
     if name == "AWS_ERROR_MQTT5_CONNACK_TIMEOUT":
         return _timeout(broker, f"{broker.address} completed TLS but sent no CONNACK")
+    if name == "AWS_AUTH_SIGNING_NO_CREDENTIALS":
+        return ConnectCause("no credentials", "the IoT credentials provider gave no credentials to sign with",
+                            "check publish.auth.credentials_endpoint and publish.auth.role_alias; the "
+                            "thing's policy must allow iot:AssumeRoleWithCertificate on the role alias")
+    if name == "AWS_ERROR_HTTP_WEBSOCKET_UPGRADE_FAILURE":
+        return ConnectCause("WebSocket refused", f"{broker.address} refused the WebSocket upgrade",
+                            "SigV4: check publish.auth.region and the role's iot:Connect permission; "
+                            "custom authorizer: check its name and token; or a proxy on the way refused it")
     if name in TLS_UNEXPLAINED:
         return ConnectCause("TLS", f"TLS with {broker.address} failed ({name})",
                             "check identity.ca, the device certificate and publish.endpoint")

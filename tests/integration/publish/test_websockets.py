@@ -128,6 +128,19 @@ async def test_sigv4_signed_for_another_region_is_refused(rig: Rig, sigv4_front:
                          auth=SigV4Auth(type="sigv4", region="us-east-1", role_alias=ROLE_ALIAS,
                                         credentials_endpoint="127.0.0.1"))
     async with MqttSink(config, device_identity(rig, tmp_path)) as sink:
-        await wait_until(lambda: len(sigv4_front.verdicts) >= 1, within=30)
+        await wait_until(lambda: sink.counters.get("connect_failures") >= 1, within=30)
         assert not sink.connected
+        assert sink.counters.snapshot()["link_problem"] == "WebSocket refused"
+    assert sigv4_front.verdicts
     assert not any(sigv4_front.verdicts)
+
+
+async def test_sigv4_without_credentials_says_so(rig: Rig, sigv4_front: SigV4Front, tmp_path: Path) -> None:
+    config = sink_config(rig, port=sigv4_front.port, transport="websockets",
+                         auth=SigV4Auth(type="sigv4", region=REGION, role_alias="not-this-alias",
+                                        credentials_endpoint="127.0.0.1"))
+    async with MqttSink(config, device_identity(rig, tmp_path)) as sink:
+        await wait_until(lambda: sink.counters.get("connect_failures") >= 1, within=30)
+        assert sink.counters.snapshot()["link_problem"] == "no credentials"
+    assert sigv4_front.endpoint.requests[0] == ("/role-aliases/not-this-alias/credentials", "pump-1")
+    assert not sigv4_front.verdicts, "nothing unsigned reached the broker's front"

@@ -34,6 +34,8 @@ def crt(name: str) -> AwsCrtError:
     ("AWS_IO_TLS_PEER_CERTIFICATE_REVOKED", "device certificate refused", "refused this device's"),
     ("AWS_IO_TLS_ERROR_NEGOTIATION_FAILURE", "TLS", "TLS with 127.0.0.1:8883 failed"),
     ("AWS_IO_TLS_ERROR_READ_FAILURE", "TLS", "TLS with 127.0.0.1:8883 failed"),
+    ("AWS_AUTH_SIGNING_NO_CREDENTIALS", "no credentials", "credentials provider gave no credentials"),
+    ("AWS_ERROR_HTTP_WEBSOCKET_UPGRADE_FAILURE", "WebSocket refused", "refused the WebSocket upgrade"),
     ("AWS_ERROR_SOMETHING_ELSE", "error", "AWS_ERROR_SOMETHING_ELSE"),
 ])
 def test_every_error_name_gets_words_and_a_hint(name: str, kind: str, words: str) -> None:
