@@ -10,6 +10,7 @@ A config field that holds a secret accepts either a plain string (kept for quick
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -57,10 +58,11 @@ class SecretSource(StrictModel):
     def _from_greengrass(self, ipc: Any) -> str:
         secret_id = self.greengrass_secret
         try:
-            if ipc is None:
-                from edge_agent.publish.greengrass import connect_ipc
-
-                ipc = connect_ipc()
+            ipc = ipc or _shared_ipc()
+        except KeyError:  # the nucleus sets the IPC socket path and SVCUID for its components
+            raise EdgeferryError(f"Greengrass secret {secret_id}: not running as a Greengrass component "
+                                 "(no IPC socket); use file or env outside Greengrass") from None
+        try:
             response = ipc.get_secret_value(secret_id=secret_id)
         except Exception as exc:  # IPC errors: not running under the nucleus, not authorised, unknown id
             raise EdgeferryError(f"Greengrass secret {secret_id}: {type(exc).__name__}: {exc}") from None
@@ -73,6 +75,14 @@ class SecretSource(StrictModel):
             return str(json.loads(text)[self.key])
         except (ValueError, KeyError, TypeError):
             raise EdgeferryError(f"Greengrass secret {secret_id} has no JSON key {self.key!r}") from None
+
+
+@functools.cache
+def _shared_ipc() -> Any:
+    """One IPC connection to the nucleus for every secret this process reads (reconnects reuse it)."""
+    from edge_agent.publish.greengrass import connect_ipc
+
+    return connect_ipc()
 
 
 Secret = SecretStr | SecretSource

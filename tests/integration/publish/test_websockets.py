@@ -1,6 +1,7 @@
 """The agent over MQTT over WebSocket Secure: custom authorizer and SigV4 (credentials from a role
-alias through the IoT credentials provider), also through an HTTP proxy. What the broker side
-checks is described in tests/fixtures/wss.py."""
+alias through the IoT credentials provider); a custom authorizer over direct MQTT on 443; WebSockets
+and certificate links through an HTTP proxy. What the broker side checks is described in
+tests/fixtures/wss.py."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from edge_agent.envelope import decode_batch
 from edge_agent.identity import Identity
 from edge_agent.publish.config import CustomAuthorizerAuth, HttpProxy, MqttPublishConfig, SigV4Auth
 from edge_agent.publish.mqtt import MqttSink
-from tests.fixtures.broker import wait_until
+from tests.fixtures.broker import MqttClientFactory, wait_until
 from tests.fixtures.links import TLS_PORT, ConnectProxy, GateFactory
 from tests.fixtures.wss import CredentialsEndpoint, SigV4Front, WssBroker
 from tests.integration.publish.test_mqtt_sink import device_identity, make_batch, sink_config
@@ -87,13 +88,26 @@ async def test_custom_authorizer_refuses_a_wrong_password(rig: Rig, wss_broker: 
         assert sink.counters.snapshot()["link_problem"] == "refused by broker"
 
 
+@pytest.mark.parametrize("protocol", ["mqtt5", "mqtt311"])
 async def test_websockets_through_an_http_proxy(rig: Rig, wss_broker: WssBroker, tmp_path: Path,
                                                 connect_proxy: ConnectProxy,
-                                                observer: queue.Queue[paho.MQTTMessage]) -> None:
+                                                observer: queue.Queue[paho.MQTTMessage], protocol: str) -> None:
     config = sink_config(rig, port=wss_broker.wss_port, transport="websockets", auth=authorizer(wss_broker),
-                         proxy=HttpProxy(host="127.0.0.1", port=connect_proxy.port))
+                         protocol=protocol, proxy=HttpProxy(host="127.0.0.1", port=connect_proxy.port))
     assert await delivered(config, device_identity(rig, tmp_path), observer) == 7
     assert f"{rig.host}:{wss_broker.wss_port}" in connect_proxy.targets
+
+
+async def test_certificate_link_through_an_http_proxy(rig: Rig, connect_proxy: ConnectProxy, tmp_path: Path,
+                                                      mqtt_client: MqttClientFactory) -> None:
+    cloud = await mqtt_client(rig.cloud_identity)
+    await cloud.subscribe("$aws/rules/#")
+    config = sink_config(rig, proxy=HttpProxy(host="127.0.0.1", port=connect_proxy.port))
+    async with MqttSink(config, device_identity(rig, tmp_path)) as sink:
+        await sink.wait_connected(30)
+        await sink.send(make_batch(3))
+        assert decode_batch((await cloud.next_message()).payload).seq == 3
+    assert connect_proxy.targets == [f"{rig.host}:{rig.port}"]
 
 
 @pytest.fixture

@@ -66,3 +66,9 @@ def test_unreadable_secret_is_one_clear_line(source: dict[str, str], message: st
 def test_exactly_one_source(source: dict[str, str]) -> None:
     with pytest.raises(ValidationError):
         SecretSource.model_validate(source)
+
+
+def test_greengrass_secret_outside_greengrass_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT", raising=False)
+    with pytest.raises(EdgeferryError, match="not running as a Greengrass component"):
+        SecretSource(greengrass_secret="plant/plc1").read()
