@@ -110,6 +110,15 @@ def recipe_problems(recipe: dict[str, Any]) -> list[str]:
 
 SECRET_SERVICE = "aws.greengrass.SecretManager"
 
+_OWN_THING_TOPICS = r"cmd/\{iot:thingName\}/.+|\$aws/things/\{iot:thingName\}/(shadow|jobs|defender)/.+"
+OWN_TOPICS = {
+    "aws.greengrass#PublishToIoTCore": re.compile(
+        r"^(\$aws/rules/[A-Za-z0-9_]+/dt/\+/\+/\{iot:thingName\}/(telemetry|alarm)|" + _OWN_THING_TOPICS + ")$"),
+    "aws.greengrass#SubscribeToIoTCore": re.compile(f"^({_OWN_THING_TOPICS})$"),
+}
+"""What the component may publish and subscribe to through the nucleus: only the core device's
+own topics (basic ingest, its commands, its shadow, jobs and Device Defender topics)."""
+
 
 def _access_problems(recipe: dict[str, Any]) -> list[str]:
     name = recipe["ComponentName"]
@@ -124,16 +133,19 @@ def _access_problems(recipe: dict[str, Any]) -> list[str]:
                             "only aws.greengrass#GetSecretValue is allowed")
     if not policies:
         problems.append("accessControl: no aws.greengrass.ipc.mqttproxy policy (PublishToIoTCore would be denied)")
-    own_topic = re.compile(r"^\$aws/rules/[A-Za-z0-9_]+/dt/\+/\+/\{iot:thingName\}/(telemetry|alarm)$")
     for policy_id, policy in policies.items():
         where = f"accessControl/aws.greengrass.ipc.mqttproxy/{policy_id}"
         if not policy_id.startswith(f"{name}:"):
             problems.append(f"{where}: policy id must start with the component name {name}:")
-        if policy.get("operations") != ["aws.greengrass#PublishToIoTCore"]:
-            problems.append(f"{where}/operations: only aws.greengrass#PublishToIoTCore is allowed")
+        operations = policy.get("operations", [])
+        unknown = [op for op in operations if op not in OWN_TOPICS]
+        if unknown or len(operations) != 1:
+            problems.append(f"{where}/operations: one of {', '.join(OWN_TOPICS)} per policy")
+            continue
         for topic in policy.get("resources", []):
-            if not own_topic.match(topic):
-                problems.append(f"{where}/resources: {topic!r} is not one of the device's own basic-ingest topics")
+            if not OWN_TOPICS[operations[0]].match(topic):
+                problems.append(f"{where}/resources: {topic!r} is not one of the device's own topics "
+                                f"for {operations[0]}")
     return problems
 
 

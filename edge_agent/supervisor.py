@@ -24,11 +24,13 @@ from typing import Any
 from edge_agent.aggregate import Aggregator
 from edge_agent.backoff import Backoff
 from edge_agent.config import AgentConfig, DeviceConfig
+from edge_agent.downlink import Downlink
 from edge_agent.envelope import MAX_PAYLOAD_BYTES, Batch, Reading, metering_units
 from edge_agent.errors import ConfigError, SpoolFull
 from edge_agent.forwarder import Forwarder
-from edge_agent.interfaces import Sink, Source, Spool, SpoolStats
+from edge_agent.interfaces import Component, Sink, Source, Spool, SpoolStats
 from edge_agent.metrics import Counters
+from edge_agent.services import configured_sections, service_factory
 from edge_agent.status import AgentStatus, HealthFile, running_version
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,11 @@ class Agent:
         self.forwarder = self._make_forwarder(config, spool, self.sink)
         self.aggregator: Aggregator | None = None
         self.sources: dict[str, Source] = {}
+        self.downlink = Downlink()
+        """Messages down to the agent and replies up, over the sink's connection."""
+        self.services: dict[str, Component] = {}
+        """Running device services (commands, shadow, jobs, ...) by config section name."""
+        self._service_sections: dict[str, Any] = {}
         self.running = asyncio.Event()
         self._device_configs: dict[str, DeviceConfig] = {}
         self._source_tasks: dict[str, asyncio.Task[None]] = {}
@@ -77,11 +84,14 @@ class Agent:
         """Run until ``stop`` is set, then shut down in order (see module docstring)."""
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(self.spool)
+            await stack.enter_async_context(self.downlink)
+            stack.push_async_callback(self._stop_services)
             self.aggregator = self._make_aggregator(self.config)
             try:
                 async with asyncio.TaskGroup() as group:
                     self._group = group
                     await self._start_sink(self.sink)
+                    await self._apply_services(self.config)
                     health = group.create_task(self._write_health(), name="health")
                     for device in self.config.devices:
                         self._start_source(device)
@@ -100,6 +110,7 @@ class Agent:
                     await self._scans.put(())  # end marker: drain, flush, return
                     await aggregating
                     await self._drain(deadline - min(1.0, grace / 5))  # the rest: closing the sink
+                    await self._stop_services()
                     await self._stop_sink(within=max(0.2, deadline - time.monotonic()))
                     health.cancel()
             finally:
@@ -138,6 +149,7 @@ class Agent:
         for name, device in wanted.items():
             if name not in self._source_tasks:
                 self._start_source(device)
+        await self._apply_services(config)
         log.info("agent_reconfigured", extra={"devices": len(wanted)})
 
     # -- parts -------------------------------------------------------------------------------
@@ -197,8 +209,32 @@ class Agent:
 
     async def _start_sink(self, sink: Sink) -> None:
         assert self._group is not None
+        self.downlink.bind(sink)
         await sink.__aenter__()
         self._forwarding = self._group.create_task(self.forwarder.run(), name="forwarder")
+
+    async def _apply_services(self, config: AgentConfig) -> None:
+        """Start, stop or rebuild device services by difference with ``config``."""
+        wanted = configured_sections(config)
+        for name in [n for n in self.services if wanted.get(n) != self._service_sections.get(n)]:
+            await self._stop_service(name)
+        for name, section in wanted.items():
+            if name not in self.services:
+                service = service_factory(name)(self, section)
+                await service.__aenter__()
+                self.services[name], self._service_sections[name] = service, section
+
+    async def _stop_service(self, name: str) -> None:
+        service = self.services.pop(name)
+        self._service_sections.pop(name, None)
+        try:
+            await service.__aexit__(None, None, None)
+        except Exception:
+            log.exception("service_stop_failed", extra={"service": name})
+
+    async def _stop_services(self) -> None:
+        for name in reversed(list(self.services)):
+            await self._stop_service(name)
 
     async def _stop_sink(self, within: float | None = None) -> None:
         """Stop forwarding (a batch in flight goes back to the spool) and close the sink, giving
@@ -208,6 +244,7 @@ class Agent:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._forwarding
             self._forwarding = None
+        self.downlink.bind(None)
         try:
             async with asyncio.timeout(within):
                 await self.sink.__aexit__(None, None, None)
@@ -258,6 +295,10 @@ class Agent:
         }
         if self.aggregator is not None:
             parts["aggregator"] = self.aggregator.counters.snapshot()
+        if self.services:
+            parts["downlink"] = self.downlink.counters.snapshot()
+        for name, service in self.services.items():
+            parts[f"service.{name}"] = service.counters.snapshot()
         for name, source in self.sources.items():
             parts[f"source.{name}"] = source.counters.snapshot()
         return AgentStatus(thing=self.config.thing, uptime=time.monotonic() - self._started,

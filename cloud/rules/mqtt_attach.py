@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from cloud.rig.rules import CLIENT_ID_PROPERTY, PRINCIPAL_PROPERTY
+from edge_agent.topic_filter import topic_matches
 
 if TYPE_CHECKING:
     from cloud.rules.actions.base import PublishProperties
@@ -79,18 +80,6 @@ class MqttSettings:
         except RigError as exc:
             raise AttachError(str(exc)) from None
 
-
-def topic_matches(topic_filter: str, topic: str) -> bool:
-    """MQTT topic-filter matching (``+`` one level, ``#`` the rest, ``$`` topics only literally)."""
-    if topic.startswith("$") and topic_filter[:1] in ("+", "#"):
-        return False
-    levels, parts = topic_filter.split("/"), topic.split("/")
-    for i, level in enumerate(levels):
-        if level == "#":
-            return True
-        if i >= len(parts) or (level != "+" and level != parts[i]):
-            return False
-    return len(levels) == len(parts)
 
 
 class MqttAttachment:

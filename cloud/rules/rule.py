@@ -15,8 +15,9 @@ from cloud.rules.lexer import syntax_error
 from cloud.rules.operators import normaliser
 from cloud.rules.parser import parse
 from cloud.rules.payload import JsonReader
-from cloud.rules.topics import filter_problem, strip_basic_ingest, topic_matches
+from cloud.rules.topics import filter_problem, strip_basic_ingest
 from cloud.rules.types import UNDEFINED, JsonValue, Value, to_boolean, to_json
+from edge_agent.topic_filter import topic_matches
 
 Output: TypeAlias = "JsonValue | bytes"
 

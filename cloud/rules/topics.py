@@ -32,20 +32,3 @@ def filter_problem(topic_filter: str) -> str | None:
         if "+" in level and level != "+":
             return "'+' must be a whole level"
     return None
-
-
-def topic_matches(topic_filter: str, topic: str) -> bool:
-    """MQTT matching: '+' is one level, a final '#' any number of levels (also none);
-    wildcards at the first level do not match topics starting with '$'."""
-    if topic.startswith("$") and topic_filter[:1] in ("+", "#"):
-        return False
-    filter_levels = topic_filter.split("/")
-    topic_levels = topic.split("/")
-    for i, wanted in enumerate(filter_levels):
-        if wanted == "#":
-            return True
-        if i >= len(topic_levels):
-            return False
-        if wanted != "+" and wanted != topic_levels[i]:
-            return False
-    return len(topic_levels) == len(filter_levels)

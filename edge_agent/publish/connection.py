@@ -1,8 +1,8 @@
 """What the MQTT sink needs from a client library connection, whichever MQTT version it speaks.
 
-A transport connects with mutual TLS, reports its lifecycle to :class:`ConnectionEvents` on the
-event loop, and publishes at QoS 1: the future it returns resolves on a successful PUBACK and
-fails with ``Retryable`` or ``Rejected`` otherwise. Nothing is held for later while offline:
+A transport connects with mutual TLS, reports its lifecycle and the messages it receives to
+:class:`ConnectionEvents` on the event loop, subscribes, and publishes at QoS 1: the future it
+returns resolves on a successful PUBACK and fails with ``Retryable`` or ``Rejected`` otherwise. Nothing is held for later while offline:
 the spool, not the client, holds data.
 """
 
@@ -29,6 +29,7 @@ class ConnectionEvents(Protocol):
     def on_connected(self) -> None: ...
     def on_connection_lost(self, error: BaseException | None) -> None: ...
     def on_connect_failed(self, error: BaseException | None) -> None: ...
+    def on_message(self, topic: str, payload: bytes) -> None: ...
 
 
 class MqttTransport(Protocol):
@@ -43,6 +44,12 @@ class MqttTransport(Protocol):
     def publish(self, topic: str, payload: bytes) -> asyncio.Future[None]:
         """Send one QoS 1 PUBLISH now; the future completes on its PUBACK."""
         ...
+
+    def subscribe(self, topic_filter: str) -> asyncio.Future[None]:
+        """Subscribe at QoS 1; the future fails with ``Rejected`` when the SUBACK refuses it."""
+        ...
+
+    def unsubscribe(self, topic_filter: str) -> asyncio.Future[None]: ...
 
 
 PERMANENT_CLIENT_ERRORS = frozenset({

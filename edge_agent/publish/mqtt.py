@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Self
 
+from edge_agent.downlink import Message, MessageReceiver
 from edge_agent.envelope import MAX_PAYLOAD_BYTES, Batch, TopicScheme
 from edge_agent.errors import Rejected, Retryable
 from edge_agent.identity import Identity
@@ -49,7 +50,9 @@ def default_transport(config: MqttPublishConfig, identity: Identity,
 
 
 class MqttSink:
-    """A :class:`~edge_agent.interfaces.Sink` publishing batches at QoS 1 to basic-ingest topics.
+    """A :class:`~edge_agent.interfaces.Sink` publishing batches at QoS 1 to basic-ingest topics,
+    and the :class:`~edge_agent.downlink.MessageChannel` of the agent's downlink (its messages pass
+    the same in-flight window and rate limit as batches).
 
     Counters: ``published`` (handed to the client), ``acked``, ``retried``, ``rejected``,
     ``connects``, ``disconnects``, ``connect_failures``; gauges ``state``, ``in_flight`` and
@@ -74,6 +77,7 @@ class MqttSink:
         self._lifecycle: asyncio.Task[None] | None = None
         self._closing = False
         self._topics: dict[tuple[str, str, str], TopicScheme] = {}
+        self._receiver: MessageReceiver | None = None
         self.connect_failures = ConnectFailureLog(Broker(
             config.endpoint, config.port, identity.ca_path, identity.cert_path, identity.key_path,
             identity.thing_name), self.counters)
@@ -139,6 +143,8 @@ class MqttSink:
         self.connect_failures.connected()
         logger.info("mqtt_connected", extra={"thing": self.identity.thing_name,
                                              "endpoint": f"{self.config.endpoint}:{self.config.port}"})
+        if self._receiver is not None:
+            self._receiver.on_channel_up()
 
     def on_connection_lost(self, error: BaseException | None) -> None:
         self._connected.clear()
@@ -156,6 +162,32 @@ class MqttSink:
         if self._closing:
             return
         self.connect_failures.failed(error)
+
+    def on_message(self, topic: str, payload: bytes) -> None:
+        if self._receiver is not None:
+            self._receiver.on_message(Message(topic, payload))
+
+    # MessageChannel -------------------------------------------------------------------------
+
+    def attach(self, receiver: MessageReceiver | None) -> None:
+        self._receiver = receiver
+
+    async def subscribe(self, topic_filter: str) -> None:
+        await self._acked(self._require_connection().subscribe(topic_filter), "SUBACK")
+
+    async def unsubscribe(self, topic_filter: str) -> None:
+        await self._acked(self._require_connection().unsubscribe(topic_filter), "UNSUBACK")
+
+    async def publish_message(self, topic: str, payload: bytes) -> None:
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            raise Rejected(f"{len(payload)} bytes to {topic}; IoT Core accepts at most {MAX_PAYLOAD_BYTES}")
+        await self._publish_acked(topic, payload)
+
+    async def _acked(self, future: asyncio.Future[None], what: str) -> None:
+        try:
+            await asyncio.wait_for(future, self.config.publish_timeout)
+        except TimeoutError:
+            raise Retryable(f"no {what} within {self.config.publish_timeout:g} s") from None
 
     # sending --------------------------------------------------------------------------------
 
@@ -180,17 +212,8 @@ class MqttSink:
             self.counters.inc("rejected")
             raise Rejected(f"batch {batch.seq} is {len(payload)} bytes; IoT Core accepts at most "
                            f"{MAX_PAYLOAD_BYTES} (limits-iot.md)")
-        topic = self.topic_for(batch)
         try:
-            acked = await self._admit(topic, payload)
-            try:
-                await asyncio.wait_for(acked, self.config.publish_timeout)
-            except TimeoutError:
-                raise Retryable(f"no PUBACK within {self.config.publish_timeout:g} s") from None
-            finally:
-                self._in_flight -= 1
-                self.counters.set("in_flight", self._in_flight)
-                self._window.release()
+            await self._publish_acked(self.topic_for(batch), payload)
         except Retryable:
             self.counters.inc("retried")
             raise
@@ -200,6 +223,16 @@ class MqttSink:
                                                            "seq": batch.seq, "error": str(exc)})
             raise
         self.counters.inc("acked")
+
+    async def _publish_acked(self, topic: str, payload: bytes) -> None:
+        """Publish through the FIFO gate and wait for the PUBACK."""
+        acked = await self._admit(topic, payload)
+        try:
+            await self._acked(acked, "PUBACK")
+        finally:
+            self._in_flight -= 1
+            self.counters.set("in_flight", self._in_flight)
+            self._window.release()
 
     async def _admit(self, topic: str, payload: bytes) -> asyncio.Future[None]:
         """Pass the FIFO gate: a window slot, then the rate limit; hand the publish to the client.

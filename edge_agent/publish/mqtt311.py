@@ -20,7 +20,7 @@ from awscrt import mqtt
 from awsiot import mqtt_connection_builder
 
 from edge_agent.backoff import Backoff
-from edge_agent.errors import Retryable
+from edge_agent.errors import Rejected, Retryable
 from edge_agent.identity import Identity
 from edge_agent.publish.config import MqttPublishConfig
 from edge_agent.publish.connection import ConnectionEvents, classify_client_error
@@ -49,6 +49,8 @@ class Mqtt311Transport:
             on_connection_resumed=lambda connection, return_code, session_present, **_: self._call(
                 self._events.on_connected),
         )
+        self._connection.on_message(lambda topic, payload, **_: self._call(self._events.on_message,
+                                                                          topic, bytes(payload)))
 
     def _call(self, callback: Callable[..., None], *args: object) -> None:
         self._loop.call_soon_threadsafe(callback, *args)
@@ -89,6 +91,35 @@ class Mqtt311Transport:
         done.add_done_callback(self._pending.discard)
         future, _packet_id = self._connection.publish(topic, payload, mqtt.QoS.AT_LEAST_ONCE)
         future.add_done_callback(lambda f: self._loop.call_soon_threadsafe(_settle, done, f))
+        return done
+
+    def subscribe(self, topic_filter: str) -> asyncio.Future[None]:
+        future, _packet_id = self._connection.subscribe(topic_filter, mqtt.QoS.AT_LEAST_ONCE)
+        return self._tracked(future, f"SUBSCRIBE {topic_filter}")
+
+    def unsubscribe(self, topic_filter: str) -> asyncio.Future[None]:
+        future, _packet_id = self._connection.unsubscribe(topic_filter)
+        return self._tracked(future, f"UNSUBSCRIBE {topic_filter}")
+
+    def _tracked(self, operation: Future[dict[str, Any]], what: str) -> asyncio.Future[None]:
+        """A future settled by the SUBACK / UNSUBACK (a SUBACK return code 0x80 is ``Rejected``),
+        failed with ``Retryable`` when the connection goes first."""
+        done: asyncio.Future[None] = self._loop.create_future()
+        self._pending.add(done)
+        done.add_done_callback(self._pending.discard)
+
+        def settle(completed: Future[dict[str, Any]]) -> None:
+            if done.done():
+                return
+            error = completed.exception()
+            if isinstance(error, mqtt.SubscribeError):
+                done.set_exception(Rejected(f"{what} refused: SUBACK return code 0x80"))
+            elif error is not None:
+                done.set_exception(Retryable(f"{what} failed: {getattr(error, 'name', error)}"))
+            else:
+                done.set_result(None)
+
+        operation.add_done_callback(lambda f: self._loop.call_soon_threadsafe(settle, f))
         return done
 
     def _fail_pending(self, error: Retryable) -> None:

@@ -83,6 +83,8 @@ class Mqtt5Transport:
             on_lifecycle_connection_failure=lambda data: self._call(events.on_connect_failed,
                                                                     connect_error(data)),
             on_lifecycle_stopped=lambda _: self._call(self._stopped.set),
+            on_publish_received=lambda data: self._call(
+                events.on_message, data.publish_packet.topic, bytes(data.publish_packet.payload or b"")),
         )
 
     def _call(self, callback: Callable[..., None], *args: object) -> None:
@@ -105,6 +107,37 @@ class Mqtt5Transport:
         packet = mqtt5.PublishPacket(topic=topic, payload=payload, qos=mqtt5.QoS.AT_LEAST_ONCE)
         self._client.publish(packet).add_done_callback(
             lambda f: self._loop.call_soon_threadsafe(_settle, done, f))
+        return done
+
+    def subscribe(self, topic_filter: str) -> asyncio.Future[None]:
+        # no_local: a device answering on a topic under its own subscription does not hear itself
+        packet = mqtt5.SubscribePacket(subscriptions=[mqtt5.Subscription(
+            topic_filter, qos=mqtt5.QoS.AT_LEAST_ONCE, no_local=True)])
+        return self._acknowledged(self._client.subscribe(packet), f"SUBSCRIBE {topic_filter}")
+
+    def unsubscribe(self, topic_filter: str) -> asyncio.Future[None]:
+        packet = mqtt5.UnsubscribePacket(topic_filters=[topic_filter])
+        return self._acknowledged(self._client.unsubscribe(packet), f"UNSUBSCRIBE {topic_filter}")
+
+    def _acknowledged(self, operation: Future[mqtt5.SubackPacket] | Future[mqtt5.UnsubackPacket],
+                      what: str) -> asyncio.Future[None]:
+        """A future settled by the SUBACK / UNSUBACK: ``Rejected`` for a failure reason code."""
+        done: asyncio.Future[None] = self._loop.create_future()
+
+        def settle(completed: Future[mqtt5.SubackPacket] | Future[mqtt5.UnsubackPacket]) -> None:
+            if done.done():
+                return
+            error = completed.exception()
+            if error is not None:
+                done.set_exception(Retryable(f"{what} failed: {getattr(error, 'name', error)}"))
+                return
+            refused = [code for code in completed.result().reason_codes if code >= 0x80]
+            if refused:
+                done.set_exception(Rejected(f"{what} refused: {refused[0].name}"))
+            else:
+                done.set_result(None)
+
+        operation.add_done_callback(lambda f: self._loop.call_soon_threadsafe(settle, f))
         return done
 
 

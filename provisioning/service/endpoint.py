@@ -27,6 +27,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from edge_agent.metrics import Counters
+from edge_agent.topic_filter import topic_matches
 from provisioning import topics
 from provisioning.service.api import Caller, FleetProvisioningApi
 from provisioning.service.mqtt import packets
@@ -179,7 +180,7 @@ class _Session:
     async def _answer(self, publish: packets.Publish) -> None:
         reply = await self._endpoint.api.handle(publish.topic, publish.payload, self._caller)
         self._endpoint.counters.inc("accepted" if reply.topic.endswith(topics.ACCEPTED) else "rejected")
-        qos = max((q for f, q in self._filters.items() if packets.topic_matches(f, reply.topic)), default=None)
+        qos = max((q for f, q in self._filters.items() if topic_matches(f, reply.topic)), default=None)
         if qos is None:
             self._endpoint.counters.inc("replies_unsubscribed")
             return

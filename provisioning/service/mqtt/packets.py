@@ -232,14 +232,3 @@ def publish(topic: str, payload: bytes, packet_id: int | None, v5: bool = False)
     header = _text(topic) + (struct.pack(">H", packet_id) if packet_id is not None else b"")
     header += NO_PROPERTIES if v5 else b""
     return _frame(PUBLISH, 0x02 if packet_id is not None else 0, header + payload)
-
-
-def topic_matches(topic_filter: str, topic: str) -> bool:
-    """MQTT topic filter matching with ``+`` and ``#`` (MQTT 3.1.1, 4.7)."""
-    filter_levels, topic_levels = topic_filter.split("/"), topic.split("/")
-    for i, level in enumerate(filter_levels):
-        if level == "#":
-            return True
-        if i >= len(topic_levels) or (level != "+" and level != topic_levels[i]):
-            return False
-    return len(filter_levels) == len(topic_levels)

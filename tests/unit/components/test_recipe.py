@@ -30,9 +30,9 @@ def recipe() -> dict[str, Any]:
     return render_recipe(PARAMS)
 
 
-def _mqtt_policy(recipe: dict[str, Any]) -> dict[str, Any]:
+def _mqtt_policy(recipe: dict[str, Any], number: int = 1) -> dict[str, Any]:
     access = recipe["ComponentConfiguration"]["DefaultConfiguration"]["accessControl"]
-    return next(iter(access["aws.greengrass.ipc.mqttproxy"].values()))  # type: ignore[no-any-return]
+    return access["aws.greengrass.ipc.mqttproxy"][f"{NAME}:mqttproxy:{number}"]  # type: ignore[no-any-return]
 
 
 def test_rendered_recipe_is_valid(recipe: dict[str, Any]) -> None:
@@ -47,9 +47,11 @@ def test_rendered_recipe_is_valid(recipe: dict[str, Any]) -> None:
     assert "--no-index" in install
     assert "--find-links {artifacts:decompressedPath}/edgeferry-1.2.3-linux-aarch64" in install
     assert "{work:path}/env-1.2.3" in recipe["Manifests"][1]["Lifecycle"]["run"]["Script"]
-    assert _mqtt_policy(recipe)["resources"] == [
+    assert _mqtt_policy(recipe)["resources"][:2] == [
         "$aws/rules/edgeferry_telemetry/dt/+/+/{iot:thingName}/telemetry",
         "$aws/rules/edgeferry_alarms/dt/+/+/{iot:thingName}/alarm"]
+    assert _mqtt_policy(recipe, 2)["operations"] == ["aws.greengrass#SubscribeToIoTCore"]
+    assert "cmd/{iot:thingName}/#" in _mqtt_policy(recipe, 2)["resources"]
 
 
 def test_access_control_holds_only_the_mqtt_proxy(recipe: dict[str, Any]) -> None:
@@ -78,10 +80,14 @@ def _lifecycle(recipe: dict[str, Any], index: int = 0) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("mutate", "expected"), [
     (lambda r: _mqtt_policy(r)["resources"].append("$aws/rules/edgeferry_telemetry/dt/+/+/+/telemetry"),
-     "is not one of the device's own basic-ingest topics"),
-    (lambda r: _mqtt_policy(r)["resources"].append("#"), "is not one of the device's own basic-ingest topics"),
-    (lambda r: _mqtt_policy(r)["operations"].append("aws.greengrass#SubscribeToIoTCore"),
-     "only aws.greengrass#PublishToIoTCore"),
+     "is not one of the device's own topics for aws.greengrass#PublishToIoTCore"),
+    (lambda r: _mqtt_policy(r)["resources"].append("#"), "is not one of the device's own topics"),
+    (lambda r: _mqtt_policy(r)["resources"].append("cmd/other-thing/+/response"), "is not one of the device's own"),
+    (lambda r: _mqtt_policy(r, 2)["resources"].append("$aws/things/+/shadow/#"),
+     "is not one of the device's own topics for aws.greengrass#SubscribeToIoTCore"),
+    (lambda r: _mqtt_policy(r, 2)["resources"].append("$aws/rules/edgeferry_telemetry/dt/+/+/{iot:thingName}/telemetry"),
+     "is not one of the device's own topics for aws.greengrass#SubscribeToIoTCore"),
+    (lambda r: _mqtt_policy(r)["operations"].append("aws.greengrass#SubscribeToIoTCore"), "per policy"),
     (lambda r: r["ComponentConfiguration"]["DefaultConfiguration"]["accessControl"].update(
         {"aws.greengrass.ipc.config": {}}), "not an IPC authorisation service"),
     (lambda r: r["ComponentConfiguration"]["DefaultConfiguration"]["accessControl"].update(

@@ -71,13 +71,3 @@ async def test_truncated_and_oversized_packets_are_protocol_errors() -> None:
         await _read(b"\x30\xff\xff\xff\x7f")
     with pytest.raises(packets.ProtocolError):
         packets.decode_publish(await _read(b"\x34\x02\x00\x00"))  # QoS 2
-
-
-@pytest.mark.parametrize(("topic_filter", "topic", "matches"), [
-    ("a/b", "a/b", True), ("a/+", "a/b", True), ("a/+", "a/b/c", False), ("a/#", "a/b/c", True),
-    ("#", "a", True), ("a/b", "a", False), ("a", "a/b", False), ("+/+", "a/b", True),
-    ("$aws/provisioning-templates/+/provision/json/accepted",
-     "$aws/provisioning-templates/t1/provision/json/accepted", True),
-])
-def test_topic_filters(topic_filter: str, topic: str, matches: bool) -> None:
-    assert packets.topic_matches(topic_filter, topic) is matches

@@ -4,7 +4,6 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from cloud.rules.actions.base import ActionMessage, Duration, describe
-from cloud.rules.mqtt_attach import topic_matches
 from tests.unit.cloud.batches import make_batch
 
 
@@ -32,17 +31,6 @@ def test_templates_read_the_original_payload_and_topic() -> None:
     assert anonymous.record.device == "pump-9", "or else to the device level of its topic"
     assert ActionMessage(rule="r", topic="other/x", payload=b"", output={}).record.device == "unknown"
 
-
-@pytest.mark.parametrize(("topic_filter", "topic", "matches"), [
-    ("dt/+/+/+/telemetry", "dt/a/b/c/telemetry", True),
-    ("dt/#", "dt/a/b", True),
-    ("dt/+", "dt/a/b", False),
-    ("#", "$aws/rules/r/x", False),
-    ("$aws/rules/#", "$aws/rules/r/x", True),
-    ("a/b", "a/b/c", False),
-])
-def test_topic_filters(topic_filter: str, topic: str, matches: bool) -> None:
-    assert topic_matches(topic_filter, topic) is matches
 
 
 def test_describe_is_one_line() -> None:
