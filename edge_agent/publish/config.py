@@ -114,6 +114,10 @@ class MqttPublishConfig(StrictModel):
                              "takes certificates over MQTT only)")
         if self.transport == "mqtt" and self.auth.type == "sigv4":
             raise ValueError("auth sigv4 needs transport websockets")
+        if self.transport == "mqtt" and self.auth.type == "custom_authorizer" and self.port != 443:
+            # IoT Core takes custom authentication over MQTT only on 443 with ALPN "mqtt"
+            # (protocols.html); awscrt's 3.1.1 builder even forces the port to 443
+            raise ValueError("auth custom_authorizer over transport mqtt needs port 443")
         return self
 
     def build(self, identity: Identity | None) -> Sink:

@@ -70,11 +70,13 @@ async def test_custom_authorizer_over_websockets(rig: Rig, wss_broker: WssBroker
     assert await delivered(config, device_identity(rig, tmp_path), observer) == 7
 
 
+@pytest.mark.parametrize("protocol", ["mqtt5", "mqtt311"])
 async def test_custom_authorizer_over_mqtt_on_443_offers_alpn_mqtt(
         rig: Rig, wss_broker: WssBroker, alpn_gate: GateFactory, tmp_path: Path,
-        observer: queue.Queue[paho.MQTTMessage]) -> None:
+        observer: queue.Queue[paho.MQTTMessage], protocol: str) -> None:
     gate = await alpn_gate(("127.0.0.1", wss_broker.mqtts_port), {"mqtt"})
-    config = sink_config(rig, endpoint="127.0.0.1", port=TLS_PORT, auth=authorizer(wss_broker))
+    config = sink_config(rig, endpoint="127.0.0.1", port=TLS_PORT, protocol=protocol,
+                         auth=authorizer(wss_broker))
     assert await delivered(config, device_identity(rig, tmp_path), observer) == 7
     assert gate.offers[0] == ["mqtt"]
 

@@ -21,6 +21,7 @@ SIGV4 = {"type": "sigv4", "region": "eu-west-1", "role_alias": "edge", "credenti
     ({"transport": "websockets", "auth": {"type": "custom_authorizer", "token": "t"}},
      "token_key_name and token go together"),
     ({"auth": {"type": "kerberos"}}, "auth"),
+    ({"auth": {"type": "custom_authorizer"}}, "auth custom_authorizer over transport mqtt needs port 443"),
 ])
 def test_auth_must_fit_the_transport(settings: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError) as error:
