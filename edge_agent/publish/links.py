@@ -39,13 +39,12 @@ def build_client(builders: Any, config: MqttPublishConfig, identity: Identity, *
     if proxy is not None:
         common["http_proxy_options"] = proxy
     auth_config = config.auth
-    builder: Callable[..., Any]
     if isinstance(auth_config, SigV4Auth):
         return builders.websockets_with_default_aws_signing(
             region=auth_config.region, credentials_provider=credentials_provider(auth_config, identity, proxy),
             **common)
     if isinstance(auth_config, CustomAuthorizerAuth):
-        builder = (builders.websockets_with_custom_authorizer if config.transport == "websockets"
+        builder: Callable[..., Any] = (builders.websockets_with_custom_authorizer if config.transport == "websockets"
                    else builders.direct_with_custom_authorizer)
         # the username is the authorizer's input: keep it as configured, without SDK metrics
         return builder(**authorizer_arguments(auth_config), enable_metrics_collection=False, **common)

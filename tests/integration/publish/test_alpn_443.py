@@ -4,16 +4,19 @@ what Mosquitto can and cannot do here)."""
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cloud.rig import Rig
 from edge_agent.envelope import decode_batch
 from edge_agent.publish.connection import ConnectionState
 from edge_agent.publish.mqtt import MqttSink
 from tests.fixtures.broker import MqttTestClient, wait_until
-from tests.fixtures.links import TLS_PORT, GateFactory
+from tests.fixtures.links import TLS_PORT, GateFactory, offered_alpn
 from tests.integration.publish.test_mqtt_sink import cloud, device_identity, make_batch, sink_config
 
 __all__ = ["cloud"]
@@ -45,3 +48,17 @@ async def test_broker_without_the_protocol_refuses(rig: Rig, alpn_gate: GateFact
         assert sink.state is not ConnectionState.CONNECTED
     assert gate.offers[0] == [IOT_CORE_MQTT_ALPN]
     assert gate.forwarded == 0
+
+
+@given(st.lists(st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=20),
+                max_size=5, unique=True))
+def test_the_gate_reads_the_alpn_list_of_any_client_hello(protocols: list[str]) -> None:
+    """The gate's ClientHello parser against the ClientHellos Python's own TLS client writes."""
+    context = ssl.create_default_context()
+    if protocols:
+        context.set_alpn_protocols(protocols)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    client = context.wrap_bio(incoming, outgoing, server_hostname="iot.example")
+    with pytest.raises(ssl.SSLWantReadError):
+        client.do_handshake()
+    assert offered_alpn(outgoing.read()) == protocols
