@@ -160,3 +160,15 @@ async def test_sigv4_without_credentials_says_so(rig: Rig, sigv4_front: SigV4Fro
         assert sink.counters.snapshot()["link_problem"] == "no credentials"
     assert sigv4_front.endpoint.requests[0] == ("/role-aliases/not-this-alias/credentials", "pump-1")
     assert not sigv4_front.verdicts, "nothing unsigned reached the broker's front"
+
+
+async def test_sigv4_through_an_http_proxy_fetches_credentials_through_it_too(
+        rig: Rig, sigv4_front: SigV4Front, connect_proxy: ConnectProxy, tmp_path: Path,
+        observer: queue.Queue[paho.MQTTMessage]) -> None:
+    config = sink_config(rig, port=sigv4_front.port, transport="websockets",
+                         auth=SigV4Auth(type="sigv4", region=REGION, role_alias=ROLE_ALIAS,
+                                        credentials_endpoint="127.0.0.1"),
+                         proxy=HttpProxy(host="127.0.0.1", port=connect_proxy.port))
+    assert await delivered(config, device_identity(rig, tmp_path), observer) == 7
+    assert f"127.0.0.1:{TLS_PORT}" in connect_proxy.targets  # the credentials provider
+    assert f"{rig.host}:{sigv4_front.port}" in connect_proxy.targets  # the WebSocket
