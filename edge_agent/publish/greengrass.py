@@ -84,16 +84,19 @@ class GreengrassIpcSink:
         from awsiot.greengrasscoreipc.model import QOS, UnauthorizedError
 
         client = self._require_client()
-        self._close_stream(topic_filter)
+        if topic_filter in self._streams:
+            return  # the nucleus keeps it; closing and reopening would unsubscribe at the broker
         future, operation = client.subscribe_to_iot_core_async(
             topic_name=topic_filter, qos=QOS.AT_LEAST_ONCE, on_stream_event=self._on_stream_event)
+        self._streams[topic_filter] = operation
         try:
             await asyncio.wait_for(asyncio.wrap_future(future), self.config.timeout)
         except UnauthorizedError as exc:
+            self._streams.pop(topic_filter, None)
             raise Rejected(f"not authorised to subscribe to {topic_filter}: {exc}") from None
         except (TimeoutError, Exception) as exc:
+            self._close_stream(topic_filter)
             raise Retryable(f"SubscribeToIoTCore failed: {exc!r}") from None
-        self._streams[topic_filter] = operation
 
     async def unsubscribe(self, topic_filter: str) -> None:
         self._close_stream(topic_filter)

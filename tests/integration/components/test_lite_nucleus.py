@@ -52,3 +52,41 @@ async def test_component_publishes_through_iotcored_to_the_rig(
     # Lite's GetConfiguration hands YAML scalars back as strings (the Java nucleus keeps types).
     seen = json.loads((lite_nucleus.root / "work" / NAME / "configuration.json").read_text())
     assert (seen["topic"], seen["count"], seen["nested"]) == (topic, "42", {"enabled": "true"})
+
+
+DOWNLINK_PROBE = Path(__file__).with_name("downlink_probe.py")
+
+
+def _downlink_recipe(directory: Path, name: str) -> Path:
+    own = ["cmd/{iot:thingName}/#"]
+    recipe = {
+        "RecipeFormatVersion": "2020-01-25", "ComponentName": name, "ComponentVersion": "1.0.0",
+        "ComponentConfiguration": {"DefaultConfiguration": {"accessControl": {"aws.greengrass.ipc.mqttproxy": {
+            f"{name}:mqttproxy:1": {"operations": ["aws.greengrass#PublishToIoTCore"],
+                                    "resources": ["dt/plant/gateway/{iot:thingName}/telemetry"]},
+            f"{name}:mqttproxy:2": {"operations": ["aws.greengrass#SubscribeToIoTCore"], "resources": own}}}}},
+        "Manifests": [{"Platform": {"os": "linux", "runtime": "*"}, "Lifecycle": {
+            "run": {"Script": f"{sys.executable} {DOWNLINK_PROBE} {{iot:thingName}}"}}}],
+    }
+    path = directory / f"{name}-1.0.0.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    return path
+
+
+async def test_component_receives_commands_through_subscribe_to_iot_core(
+        lite_nucleus: LiteNucleus, mqtt_client: MqttClientFactory, tmp_path: Path) -> None:
+    thing, name = lite_nucleus.thing, "com.example.Downlink"
+    cloud = await mqtt_client(lite_nucleus.rig.cloud_identity)
+    reply_topic = f"dt/plant/gateway/{thing}/telemetry"
+    await cloud.subscribe(reply_topic)
+    (tmp_path / "artifacts").mkdir()
+    process = lite_nucleus.start_phase(lite_nucleus.deploy(_downlink_recipe(tmp_path, name), tmp_path / "artifacts"))
+
+    ready = await cloud.next_message(within=60)
+    assert (ready.topic, ready.json()) == (reply_topic, {"ready": True})
+    await cloud.publish(f"cmd/{thing}/setpoint", b'{"id": "c-1", "args": {"value": -20}}')
+    answer = await cloud.next_message(within=30)
+
+    assert answer.json() == {"topic": f"cmd/{thing}/setpoint", "command": {"id": "c-1", "args": {"value": -20}}}
+    await wait_until(lambda: process.poll() is not None, within=30)
+    assert process.returncode == 0, lite_nucleus.log(f"{name}-1.0.0")
