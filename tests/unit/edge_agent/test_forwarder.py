@@ -35,14 +35,17 @@ class _Spool:
 
 
 class _FlakySink:
-    """Fails the first send with the connection down; comes back ``back_after`` seconds later."""
+    """Fails the first send with the connection down and comes back ``back_after`` seconds after
+    that failure (connected from the start when ``back_after`` is None)."""
 
-    def __init__(self, back_after: float) -> None:
-        self.connected = False
+    def __init__(self, back_after: float | None) -> None:
+        self.connected = back_after is None
         self.counters = Counters()
         self.sent_at: list[float] = []
         self._back = asyncio.Event()
-        asyncio.get_running_loop().call_later(back_after, self._reconnect)
+        self._back_after = back_after
+        if self.connected:
+            self._back.set()
 
     def _reconnect(self) -> None:
         self.connected = True
@@ -54,6 +57,8 @@ class _FlakySink:
     async def send(self, batch: Batch) -> None:
         self.sent_at.append(time.monotonic())
         if not self.connected:
+            if len(self.sent_at) == 1 and self._back_after is not None:
+                asyncio.get_running_loop().call_later(self._back_after, self._reconnect)
             raise Retryable("offline")
 
 
@@ -69,16 +74,14 @@ async def _forward_two(spool: _Spool, sink: _FlakySink, *, backoff: float) -> No
 
 async def test_a_reconnect_ends_the_backoff_at_once() -> None:
     spool, sink = _Spool(), _FlakySink(back_after=0.3)
-    start = time.monotonic()
     await _forward_two(spool, sink, backoff=30.0)
     assert isinstance(spool.acks[0], Retryable)
     assert spool.acks[1] is None
-    assert sink.sent_at[1] - start < 5.0, "the retry waited for the sink, not the 30 s backoff"
+    assert sink.sent_at[1] - sink.sent_at[0] < 5.0, "the retry waited for the sink, not the 30 s backoff"
 
 
 async def test_a_connected_sink_that_fails_is_backed_off_without_waiting_for_a_reconnect() -> None:
-    spool, sink = _Spool(), _FlakySink(back_after=0.0)
-    await asyncio.sleep(0.01)
+    spool, sink = _Spool(), _FlakySink(back_after=None)
     assert sink.connected
 
     async def send(batch: Batch) -> None:
@@ -127,8 +130,7 @@ class _FullDiskSpool:
 
 async def test_an_ack_that_cannot_commit_is_retried_not_fatal(caplog: pytest.LogCaptureFixture) -> None:
     spool = _FullDiskSpool(failures=3)
-    sink = _FlakySink(back_after=0.0)
-    await asyncio.sleep(0.01)
+    sink = _FlakySink(back_after=None)
     forwarder = Forwarder(spool, sink, retry_min=0.01, retry_max=0.02)  # type: ignore[arg-type]
     with caplog.at_level(logging.WARNING, logger="edge_agent.forwarder"):
         task = asyncio.create_task(forwarder.run())
